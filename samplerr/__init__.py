@@ -1,0 +1,3 @@
+"""samplerr: round-robin metric archives in Elasticsearch."""
+
+__version__ = "0.1.0"

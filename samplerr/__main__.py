@@ -1,0 +1,3 @@
+from samplerr.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""CLI commands. Each module exposes ``register(app)``; behaviour lives in functions tests can call."""

@@ -1,0 +1,1 @@
+"""Shared fixtures. Real servers (dev server, mock Kafka) are started once per session here."""
