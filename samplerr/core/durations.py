@@ -23,11 +23,25 @@ _MONTH_UNITS: dict[str, int] = {
     "mo": 1, "month": 1, "months": 1,
     "y": 12, "year": 12, "years": 12,
 }
-_DURATION = re.compile(r"^\s*(\d+)\s*([a-zA-Z]+)\s*$")
+# Spellings that mean different things to different tools: refuse them and say why.
+_AMBIGUOUS_UNITS: dict[str, str] = {
+    "M": "'M' is months to Java and moment but minutes to many; write 'mo' (months) or 'm' (minutes)",
+    "mon": "'mon' could be months or Monday; write 'mo' or 'months'",
+    "mons": "'mons' could be months or Mondays; write 'mo' or 'months'",
+    "ms": "'ms' is milliseconds to most tools; samplerr counts whole seconds ('s'), "
+    "or write 'mo' for months",
+    "mth": "write 'mo' or 'months' for months",
+    "mths": "write 'mo' or 'months' for months",
+}
+_DURATION = re.compile(r"\s*([+-]?[0-9]+)\s*([A-Za-z]+)\s*")
+# Far beyond any retention, small enough for calendar arithmetic to stay in range.
+MAX_MONTHS = 12 * 1000
+MAX_SECONDS = 1000 * 366 * 86400
 
 VALID_DURATION = (
     "a whole number and a unit: s, m (minutes), h, d, w, mo (months) or y (years), e.g. 20s, 2d, 2mo"
 )
+VALID_FIXED_DURATION = "a whole number and a unit: s, m (minutes), h, d or w, e.g. 30s, 10m, 1h"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +82,34 @@ class Duration:
         return f"{self.seconds}s"
 
 
-def parse_duration(text: str) -> Duration:
-    """Parse ``20s``, ``10m``, ``2 months`` …; raise ``ValueError`` saying what is valid."""
-    match = _DURATION.match(text)
+def parse_duration(text: str, *, fixed: bool = False) -> Duration:
+    """Parse ``20s``, ``10m``, ``2 months`` …; raise ``ValueError`` saying what is valid.
+
+    ``fixed=True`` refuses calendar units (months, years), for settings that must be a number of seconds.
+    """
+    valid = VALID_FIXED_DURATION if fixed else VALID_DURATION
+    if not isinstance(text, str):
+        raise TypeError(f"a duration is a string such as '20s', not {type(text).__name__}")
+    match = _DURATION.fullmatch(text)
     if match is None:
-        raise ValueError(f"{text!r} is not a duration; expected {VALID_DURATION}")
-    amount, unit = int(match.group(1)), match.group(2).lower()
+        raise ValueError(f"{text!r} is not a duration; expected {valid}")
+    amount, spelled = int(match.group(1)), match.group(2)
+    if spelled in _AMBIGUOUS_UNITS or spelled.lower() in _AMBIGUOUS_UNITS:
+        reason = _AMBIGUOUS_UNITS.get(spelled) or _AMBIGUOUS_UNITS[spelled.lower()]
+        raise ValueError(f"{text!r} is ambiguous: {reason}")
+    unit = spelled.lower()
+    if amount <= 0:
+        raise ValueError(f"{text!r}: a duration must be positive; expected {valid}")
     if unit in _FIXED_UNITS:
-        return Duration(seconds=amount * _FIXED_UNITS[unit])
+        seconds = amount * _FIXED_UNITS[unit]
+        if seconds > MAX_SECONDS:
+            raise ValueError(f"{text!r} is longer than 1000 years")
+        return Duration(seconds=seconds)
     if unit in _MONTH_UNITS:
-        return Duration(months=amount * _MONTH_UNITS[unit])
-    raise ValueError(f"{text!r}: unknown unit {unit!r}; expected {VALID_DURATION}")
+        if fixed:
+            raise ValueError(f"{text!r}: months and years are not allowed here; expected {valid}")
+        months = amount * _MONTH_UNITS[unit]
+        if months > MAX_MONTHS:
+            raise ValueError(f"{text!r} is longer than 1000 years")
+        return Duration(months=months)
+    raise ValueError(f"{text!r}: unknown unit {spelled!r}; expected {valid}")
