@@ -1,0 +1,161 @@
+"""``samplerr downsample``: consolidate a file or stdin offline into bulk NDJSON (or Elasticsearch)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, BinaryIO, Literal
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+from samplerr.adapters.files import OpenInput, iter_line_chunks, open_input, open_output
+from samplerr.commands.common import EXIT_FAILURE, ConfigOption, config_or_exit, fail
+from samplerr.core.config import Config, InputFormat
+from samplerr.core.errors import SamplerrError
+from samplerr.pipeline import BulkBody, Pipeline
+
+FormatOption = Literal["json", "telegraf", "influx", "graphite"]
+BodySink = Callable[[BulkBody], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DownsampleSummary:
+    events: int
+    rejected: dict[str, int]
+    docs_per_archive: dict[str, int]
+    late_merged: int
+    late_dropped: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "events": self.events,
+            "rejected": self.rejected,
+            "rejected_total": sum(self.rejected.values()),
+            "documents": self.docs_per_archive,
+            "documents_total": sum(self.docs_per_archive.values()),
+            "late_merged": self.late_merged,
+            "late_dropped": self.late_dropped,
+        }
+
+
+def archive_label(config: Config, number: int) -> str:
+    archive = config.archives[number]
+    return f"{number}:{archive.tf.pattern}/{archive.step}s"
+
+
+def run_downsample(
+    config: Config,
+    source: OpenInput,
+    fmt: InputFormat,
+    sink: BodySink,
+    on_progress: Callable[[int], None] | None = None,
+) -> DownsampleSummary:
+    """Read every line of ``source``, consolidate into every archive, hand bulk bodies to ``sink``."""
+    pipeline = Pipeline(config, fmt)
+    for chunk in iter_line_chunks(source.stream):
+        pipeline.feed_buffer(chunk)
+        for body in pipeline.collect():
+            sink(body)
+        if on_progress is not None:
+            on_progress(source.position())
+    for body in pipeline.finish():
+        sink(body)
+    stats = pipeline.consolidator.stats
+    return DownsampleSummary(
+        events=pipeline.counters.events_in,
+        rejected=dict(sorted(pipeline.counters.rejected.items())),
+        docs_per_archive={
+            archive_label(config, n): docs for n, docs in enumerate(pipeline.counters.docs_per_archive)
+        },
+        late_merged=int(stats.late_merged),
+        late_dropped=int(stats.late_dropped),
+    )
+
+
+def print_summary(summary: DownsampleSummary, console: Console) -> None:
+    console.print(f"events consolidated: {summary.events:,}")
+    rejected = sum(summary.rejected.values())
+    reasons = ", ".join(f"{reason} {n:,}" for reason, n in summary.rejected.items())
+    console.print(f"lines rejected: {rejected:,}" + (f" ({reasons})" if reasons else ""))
+    console.print(f"late events merged: {summary.late_merged:,}, dropped: {summary.late_dropped:,}")
+    for label, docs in summary.docs_per_archive.items():
+        console.print(f"documents for archive {label}: {docs:,}")
+
+
+def _file_sink(out: BinaryIO) -> BodySink:
+    def write(body: BulkBody) -> None:
+        out.write(body.body)
+
+    return write
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def downsample(
+        config_path: ConfigOption = None,
+        input_path: Annotated[
+            str,
+            typer.Option("--input", "-i", help="Events to read: a file (gzip is detected) or - for stdin."),
+        ] = "-",
+        fmt: Annotated[
+            FormatOption,
+            typer.Option(
+                "--format",
+                "-f",
+                help="Input format: json (Riemann-style), telegraf (Telegraf JSON), "
+                "influx (InfluxDB line protocol), graphite (plaintext).",
+            ),
+        ] = "json",
+        output: Annotated[
+            str,
+            typer.Option(
+                "--output", "-o", help="Where to write Elasticsearch bulk NDJSON: a file, or - for stdout."
+            ),
+        ] = "-",
+        summary_json: Annotated[
+            bool, typer.Option("--json", help="Write the summary to stderr as one JSON object.")
+        ] = False,
+    ) -> None:
+        """Consolidate events offline into every archive (backfills, inspection).
+
+        Reads events, consolidates them into every archive of the configuration, flushes all windows at
+        the end of input, and writes Elasticsearch bulk NDJSON (an action line, then the document),
+        ready for `curl -H 'Content-Type: application/x-ndjson' --data-binary @FILE http://…/_bulk`.
+        A summary (events, rejected lines by reason, documents per archive) goes to stderr.
+        """
+        config = config_or_exit(config_path)
+        err = Console(stderr=True)
+        try:
+            with open_input(input_path) as source, open_output(output) as out_stream:
+                summary = _run_with_progress(config, source, fmt, _file_sink(out_stream), err)
+        except (SamplerrError, OSError) as exc:
+            fail(str(exc), EXIT_FAILURE)
+        if summary_json:
+            sys.stderr.write(orjson.dumps(summary.as_dict()).decode() + "\n")
+        else:
+            print_summary(summary, err)
+
+
+def _run_with_progress(
+    config: Config, source: OpenInput, fmt: InputFormat, sink: BodySink, err: Console
+) -> DownsampleSummary:
+    """Run with a progress bar when stderr is a terminal and the input size is known."""
+    if not err.is_terminal or source.size is None:
+        return run_downsample(config, source, fmt, sink)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"downsampling {source.name}", total=source.size)
+        return run_downsample(
+            config, source, fmt, sink, on_progress=lambda pos: progress.update(task, completed=pos)
+        )

@@ -1,0 +1,79 @@
+"""Decode → consolidate → render: the processing chain shared by `downsample` and the service.
+
+A :class:`Pipeline` owns the series registry, the decoder, the consolidator and the renderer for
+one configuration. It does no I/O of its own: callers feed it bytes and receive bulk NDJSON bodies.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from samplerr.core.config import Config, InputFormat
+from samplerr.core.consolidation import Consolidator, WindowResults
+from samplerr.core.decoding import Decoder
+from samplerr.core.documents import render_bulk
+from samplerr.core.events import EventBatch, SeriesRegistry
+
+
+@dataclass(frozen=True, slots=True)
+class BulkBody:
+    """Rendered bulk NDJSON for one archive: ``docs`` action/document pairs in ``body``."""
+
+    archive: int
+    docs: int
+    body: bytes
+
+
+@dataclass(slots=True)
+class PipelineCounters:
+    events_in: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    docs_per_archive: list[int] = field(default_factory=list)
+
+
+class Pipeline:
+    """One configuration's processing chain; feed it input, collect bulk bodies."""
+
+    def __init__(self, config: Config, fmt: InputFormat) -> None:
+        self.config = config
+        self.registry = SeriesRegistry()
+        self.decoder = Decoder(fmt, config.series, self.registry)
+        self.consolidator = Consolidator(config.archives, config.consolidation)
+        self.counters = PipelineCounters(docs_per_archive=[0] * len(config.archives))
+
+    def feed_buffer(self, data: bytes) -> None:
+        """Decode a chunk of whole newline-separated lines and consolidate its events."""
+        self._add(self.decoder.decode_buffer(data))
+
+    def feed_lines(self, lines: Iterable[bytes]) -> None:
+        """Decode lines (one event line each, Kafka messages split on newlines) and consolidate them."""
+        self._add(self.decoder.decode_lines(lines))
+
+    def _add(self, batch: EventBatch) -> None:
+        self.counters.events_in += len(batch)
+        self.counters.rejected.update(batch.rejected)
+        if len(batch):
+            self.consolidator.add(batch)
+
+    def collect(self, now_s: float | None = None) -> list[BulkBody]:
+        """Bodies of the windows that became final (by watermark, or by ``now_s`` when given)."""
+        return self._render(self.consolidator.collect(now_s))
+
+    def finish(self) -> list[BulkBody]:
+        """End of input: bodies of every window still open."""
+        return self._render(self.consolidator.flush_all())
+
+    def _render(self, results: list[WindowResults]) -> list[BulkBody]:
+        bodies: list[BulkBody] = []
+        es = self.config.elasticsearch
+        for res in results:
+            if not len(res):
+                continue
+            archive = self.config.archives[res.archive]
+            body = render_bulk(res, archive, self.registry, self.config.consolidation.layout, es.index_prefix)
+            docs = body.count(b"\n") // 2
+            self.counters.docs_per_archive[res.archive] += docs
+            bodies.append(BulkBody(res.archive, docs, body))
+        return bodies
