@@ -1,0 +1,464 @@
+"""The connection to Elasticsearch: hosts, credentials, TLS, server detection and error translation.
+
+Every request samplerr makes goes through :meth:`EsConnection.request`, a narrow port over the
+official client's transport (``elastic_transport.Transport``, built by ``elasticsearch.Elasticsearch``
+from the settings: node pool over several hosts, TLS, connection pooling, timeouts). samplerr talks
+to the transport rather than the client's API methods because it needs three things those methods
+do not give:
+
+- **One install for Elasticsearch 8.x and 9.x.** The 9.x client stamps every request with
+  ``compatible-with=9``, which an 8.x server rejects (400 ``media_type_header_exception``). The first
+  request probes ``GET /`` with a neutral ``Accept: application/json`` and every later request is sent
+  with ``application/vnd.elasticsearch+json; compatible-with=<server major>`` (``+x-ndjson`` for bulk):
+  the REST API of the server's own major, which both majors accept.
+- **Bodies as bytes.** Bulk bodies are built by samplerr and sent as they are; JSON bodies are
+  written with orjson and responses parsed with orjson.
+- **Errors as values samplerr owns.** Library errors are translated here, at the edge, into
+  :class:`EsRequestError` (a :class:`~samplerr.core.errors.SinkError`) chained with ``from exc``,
+  whose message names the host (never its credentials), the request, the HTTP status and
+  Elasticsearch's error type and reason. Transport retries are off: callers decide (the bulk writer
+  retries with backoff, administration requests fail fast with a readable message).
+
+The product check of the official client (``X-Elastic-Product: Elasticsearch``) is made on the probe.
+OpenSearch answers ``GET /`` with ``version.distribution: "opensearch"`` and no product header; the
+official client refuses it, and so does samplerr, with a message saying so.
+
+Secrets (password, API key, the ``Authorization`` value, credentials written into a host URL) never
+appear in ``repr``, logs or error messages: they travel only in request headers, and every message
+built here passes through :meth:`EsConnection.redact`.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import orjson
+from elastic_transport import ApiResponseMeta, ConnectionTimeout, Serializer, TransportError
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport.client_utils import DEFAULT
+from elasticsearch import Elasticsearch
+from elasticsearch.serializer import OrjsonSerializer
+
+from samplerr.core.config import ElasticsearchSettings
+from samplerr.core.errors import SinkError
+
+log = logging.getLogger(__name__)
+
+REDACTED = "***"
+# Statuses worth retrying for a whole request: overload and server-side failures.
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+MIN_MAJOR = 8  # oldest Elasticsearch major samplerr is tested against
+
+
+class EsRequestError(SinkError):
+    """A request to Elasticsearch failed: not reachable, timed out, or answered with an error status.
+
+    ``status`` is ``None`` when no HTTP answer came (connection refused, timeout, TLS failure).
+    ``retryable`` says whether trying again later may succeed (429, 5xx, connection errors, timeouts).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str | None = None,
+        status: int | None = None,
+        error_type: str | None = None,
+        reason: str | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.host = host
+        self.status = status
+        self.error_type = error_type
+        self.reason = reason
+        self.retryable = retryable
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """What ``GET /`` told about the server."""
+
+    distribution: str  # "elasticsearch"
+    version: str  # "8.19.0"
+    major: int
+    cluster_name: str
+    host: str  # the node that answered, without credentials
+
+
+@dataclass(frozen=True, slots=True)
+class EsResponse:
+    """A successful (or explicitly allowed) answer: HTTP ``status`` and the parsed JSON ``body``."""
+
+    status: int
+    body: Any
+
+
+@dataclass(frozen=True, slots=True)
+class HostList:
+    """Host URLs without credentials, and the basic-auth pair found in them, if any."""
+
+    urls: tuple[str, ...]
+    userinfo: tuple[str, str] | None
+
+
+def split_hosts(hosts: tuple[str, ...] | list[str]) -> HostList:
+    """Normalise host URLs and take credentials out of them.
+
+    A bare ``name`` or ``name:port`` means ``http://name:9200`` / ``http://name:port``;
+    ``https://name`` keeps its scheme's port (443). ``https://user:pw@name:9200`` becomes
+    ``https://name:9200`` and the pair ``(user, pw)``, so the URL can be shown anywhere.
+    """
+    urls: list[str] = []
+    userinfo: tuple[str, str] | None = None
+    for raw in hosts:
+        text = raw.strip()
+        if "://" not in text:
+            text = "http://" + text
+        parts = urllib.parse.urlsplit(text)
+        if not parts.hostname:
+            raise ValueError(f"host {display_url(raw)!r} has no host name")
+        if parts.username is not None and userinfo is None:
+            userinfo = (urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
+        host = parts.hostname
+        if ":" in host:  # IPv6 literal
+            host = f"[{host}]"
+        port = parts.port
+        if port is None:
+            port = 443 if parts.scheme == "https" else 9200
+        path = parts.path.rstrip("/")
+        urls.append(f"{parts.scheme}://{host}:{port}{path}")
+    if not urls:
+        raise ValueError("no Elasticsearch host configured")
+    return HostList(tuple(urls), userinfo)
+
+
+def display_url(url: str) -> str:
+    """``url`` with any ``user:password@`` removed."""
+    if "@" not in url:
+        return url
+    scheme, sep, rest = url.rpartition("://")
+    return f"{scheme}{sep}{rest.rpartition('@')[2]}"
+
+
+def auth_header(settings: ElasticsearchSettings, userinfo: tuple[str, str] | None = None) -> str | None:
+    """The ``Authorization`` value: an API key wins over basic auth; ``None`` when neither is set.
+
+    ``api_key`` is either the encoded key Elasticsearch returns (``encoded`` field) or ``id:key``.
+    """
+    if settings.api_key:
+        key = settings.api_key
+        if ":" in key:
+            key = base64.b64encode(key.encode("utf-8")).decode("ascii")
+        return f"ApiKey {key}"
+    username, password = settings.username, settings.password
+    if username is None and userinfo is not None:
+        username, password = userinfo
+    if username is None:
+        return None
+    token = base64.b64encode(f"{username}:{password or ''}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+class _BytesSerializer(Serializer):
+    """Request bodies are bytes already; responses of this type are not expected."""
+
+    mimetype: ClassVar[str] = "application/x-ndjson"
+
+    def loads(self, data: bytes) -> object:
+        return data
+
+    def dumps(self, data: object) -> bytes:
+        if isinstance(data, bytes | bytearray | memoryview):
+            return bytes(data)
+        raise TypeError(f"NDJSON bodies must be bytes, not {type(data).__name__}")
+
+
+def _error_details(body: object) -> tuple[str | None, str | None]:
+    """Elasticsearch's ``error.type`` and ``error.reason`` from an error body, when it has them."""
+    if isinstance(body, bytes | bytearray):
+        raw = bytes(body)
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None, raw[:200].decode("utf-8", "replace") or None
+    if isinstance(body, str):
+        return None, body[:200] or None
+    if not isinstance(body, Mapping):
+        return None, None
+    error = body.get("error")
+    if isinstance(error, Mapping):
+        error_type = error.get("type")
+        reason = error.get("reason")
+        causes = error.get("root_cause")
+        if reason is None and isinstance(causes, list) and causes and isinstance(causes[0], Mapping):
+            reason = causes[0].get("reason")
+        return (str(error_type) if error_type else None), (str(reason) if reason else None)
+    if isinstance(error, str):
+        return error, None
+    return None, None
+
+
+class EsConnection:
+    """A connection to one Elasticsearch cluster, shared by the bulk writer and the catalogue.
+
+    Nothing touches the network until the first request (or :meth:`server_info`). Thread-safe:
+    the transport pools connections per node; the probe runs once under a lock.
+    """
+
+    def __init__(self, settings: ElasticsearchSettings) -> None:
+        hosts = split_hosts(settings.hosts)
+        self.settings = settings
+        self.hosts = hosts.urls
+        self._auth = auth_header(settings, hosts.userinfo)
+        self._secrets = self._secret_strings(settings, hosts.userinfo, self._auth)
+        if not settings.verify_certs and any(url.startswith("https:") for url in self.hosts):
+            log.warning("TLS certificate verification is off for %s", ", ".join(self.hosts))
+        try:
+            self._client = Elasticsearch(
+                list(self.hosts),
+                ca_certs=settings.ca_certs or DEFAULT,
+                verify_certs=settings.verify_certs,
+                ssl_show_warn=False,
+                request_timeout=settings.request_timeout,
+                max_retries=0,
+                retry_on_timeout=False,
+                retry_on_status=(),
+                serializers={
+                    "application/json": OrjsonSerializer(),
+                    "application/x-ndjson": _BytesSerializer(),
+                },
+                meta_header=False,
+            )
+        except (ValueError, TypeError) as exc:
+            raise EsRequestError(f"Elasticsearch {', '.join(self.hosts)}: {self.redact(str(exc))}") from exc
+        self._transport = self._client.transport
+        self._lock = threading.Lock()
+        self._info: ServerInfo | None = None
+        self._json_headers: dict[str, str] = {}
+        self._ndjson_headers: dict[str, str] = {}
+
+    @staticmethod
+    def _secret_strings(
+        settings: ElasticsearchSettings, userinfo: tuple[str, str] | None, auth: str | None
+    ) -> tuple[str, ...]:
+        secrets = [settings.password, settings.api_key, userinfo[1] if userinfo else None]
+        if auth is not None:
+            secrets.append(auth.partition(" ")[2])
+        if settings.api_key and ":" in settings.api_key:
+            secrets.append(settings.api_key.partition(":")[2])
+        # Longest first, so a secret that contains another is replaced whole.
+        return tuple(sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True))
+
+    def __repr__(self) -> str:
+        auth = "api-key" if self.settings.api_key else ("basic" if self._auth else "none")
+        return f"EsConnection(hosts={list(self.hosts)!r}, auth={auth})"
+
+    @property
+    def client(self) -> Elasticsearch:
+        """The official client on the same hosts and credentials (API methods send ``compatible-with=9``).
+
+        For tools and tests that want the client's helpers; samplerr itself uses :meth:`request`.
+        """
+        if self._auth is None:
+            return self._client
+        return self._client.options(headers={"authorization": self._auth})
+
+    def redact(self, text: str) -> str:
+        """``text`` with every configured secret replaced by ``***``."""
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> EsConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- server detection -------------------------------------------------------------------------
+
+    def server_info(self) -> ServerInfo:
+        """Probe the server once (``GET /``) and configure the media types for its major."""
+        info = self._info
+        if info is not None:
+            return info
+        with self._lock:
+            if self._info is None:
+                self._info = self._probe()
+            return self._info
+
+    def _base_headers(self) -> dict[str, str]:
+        return {"authorization": self._auth} if self._auth else {}
+
+    def _probe(self) -> ServerInfo:
+        headers = {**self._base_headers(), "accept": "application/json"}
+        meta, body = self._send("GET", "/", headers, None, None)
+        host = self._node_url(meta)
+        if not 200 <= meta.status < 300:
+            raise self._status_error("GET", "/", meta, body)
+        version = body.get("version") if isinstance(body, Mapping) else None
+        if not isinstance(version, Mapping) or not isinstance(version.get("number"), str):
+            raise EsRequestError(
+                f"Elasticsearch {host}: GET / did not return a version: is this Elasticsearch?", host=host
+            )
+        number = str(version["number"])
+        distribution = str(version.get("distribution") or "elasticsearch")
+        if distribution == "opensearch":
+            raise EsRequestError(
+                f"{host} runs OpenSearch {number}: samplerr uses the official Elasticsearch client, which "
+                "refuses OpenSearch (no X-Elastic-Product header); use Elasticsearch 8.x or 9.x",
+                host=host,
+            )
+        if meta.headers.get("x-elastic-product") != "Elasticsearch":
+            raise EsRequestError(
+                f"{host} answered GET / without the X-Elastic-Product: Elasticsearch header: "
+                f"not a supported Elasticsearch server (version {number})",
+                host=host,
+            )
+        try:
+            major = int(number.split(".", 1)[0])
+        except ValueError as exc:
+            raise EsRequestError(f"Elasticsearch {host}: unreadable version {number!r}", host=host) from exc
+        if major < MIN_MAJOR:
+            raise EsRequestError(
+                f"Elasticsearch {host} is version {number}; samplerr needs {MIN_MAJOR}.x or later", host=host
+            )
+        compat = f"compatible-with={major}"
+        self._json_headers = {
+            **self._base_headers(),
+            "accept": f"application/vnd.elasticsearch+json; {compat}",
+            "content-type": f"application/vnd.elasticsearch+json; {compat}",
+        }
+        self._ndjson_headers = {
+            **self._base_headers(),
+            "accept": f"application/vnd.elasticsearch+json; {compat}",
+            "content-type": f"application/vnd.elasticsearch+x-ndjson; {compat}",
+        }
+        cluster = str(body.get("cluster_name", ""))
+        log.info("connected to Elasticsearch %s (cluster %r) at %s", number, cluster, host)
+        return ServerInfo(distribution, number, major, cluster, host)
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int | bool] | None = None,
+        body: object = None,
+        ndjson: bool = False,
+        allow: tuple[int, ...] = (),
+        timeout: float | None = None,
+    ) -> EsResponse:
+        """Send one request and return its parsed answer.
+
+        ``body`` is a JSON-serialisable value or ready ``bytes`` (NDJSON when ``ndjson``).
+        Statuses in ``allow`` (e.g. 404 for "missing is fine") are returned, not raised.
+        Raises :class:`EsRequestError` for any other failure, with ``retryable`` set.
+        """
+        self.server_info()
+        headers = self._ndjson_headers if ndjson else self._json_headers
+        payload: bytes | None
+        if body is None:
+            payload = None
+        elif isinstance(body, bytes):
+            payload = body
+        else:
+            payload = orjson.dumps(body)
+        target = path if not params else f"{path}?{urllib.parse.urlencode(_query(params))}"
+        meta, parsed = self._send(method, target, headers, payload, timeout)
+        if 200 <= meta.status < 300 or meta.status in allow:
+            return EsResponse(meta.status, parsed)
+        raise self._status_error(method, path, meta, parsed)
+
+    def _send(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes | None, timeout: float | None
+    ) -> tuple[ApiResponseMeta, Any]:
+        try:
+            meta, parsed = self._transport.perform_request(
+                method,
+                target,
+                headers=headers,
+                body=body,
+                max_retries=0,
+                request_timeout=self.settings.request_timeout if timeout is None else timeout,
+            )
+        except ConnectionTimeout as exc:
+            raise EsRequestError(
+                f"Elasticsearch {self._hosts_text()}: {method} {_path_of(target)}: no answer within "
+                f"{self.settings.request_timeout if timeout is None else timeout:g} s",
+                host=self._hosts_text(),
+                retryable=True,
+            ) from exc
+        except TransportConnectionError as exc:
+            raise EsRequestError(
+                f"Elasticsearch {self._hosts_text()}: {method} {_path_of(target)}: cannot connect: "
+                f"{self.redact(_cause(exc))}",
+                host=self._hosts_text(),
+                retryable=True,
+            ) from exc
+        except TransportError as exc:  # serialisation of an unreadable answer, sniffing
+            raise EsRequestError(
+                f"Elasticsearch {self._hosts_text()}: {method} {_path_of(target)}: {self.redact(str(exc))}",
+                host=self._hosts_text(),
+            ) from exc
+        return meta, parsed
+
+    def _hosts_text(self) -> str:
+        return ", ".join(self.hosts)
+
+    @staticmethod
+    def _node_url(meta: ApiResponseMeta) -> str:
+        node = meta.node
+        return f"{node.scheme}://{node.host}:{node.port}{node.path_prefix}"
+
+    def _status_error(self, method: str, path: str, meta: ApiResponseMeta, body: object) -> EsRequestError:
+        host = self._node_url(meta)
+        error_type, reason = _error_details(body)
+        detail = ": ".join(part for part in (error_type, reason) if part) or "no error details"
+        hint = ""
+        if meta.status == 401:
+            hint = " (check username/password or api_key)"
+        elif meta.status == 403:
+            hint = " (the credentials lack a privilege for this request)"
+        message = self.redact(f"Elasticsearch {host}: {method} {path}: HTTP {meta.status} {detail}{hint}")
+        return EsRequestError(
+            message,
+            host=host,
+            status=meta.status,
+            error_type=error_type,
+            reason=self.redact(reason) if reason else None,
+            retryable=meta.status in RETRYABLE_STATUSES,
+        )
+
+
+def _query(params: Mapping[str, str | int | bool]) -> dict[str, str]:
+    return {k: ("true" if v else "false") if isinstance(v, bool) else str(v) for k, v in params.items()}
+
+
+def _path_of(target: str) -> str:
+    return target.partition("?")[0]
+
+
+def _cause(exc: TransportError) -> str:
+    """The innermost readable reason of a transport error (``Connection refused`` …)."""
+    inner: BaseException = exc.errors[0] if exc.errors else exc
+    while inner.__cause__ is not None or getattr(inner, "reason", None) is not None:
+        nxt = inner.__cause__ or getattr(inner, "reason", None)
+        if not isinstance(nxt, BaseException):
+            break
+        inner = nxt
+    text = str(inner)
+    # urllib3 messages repeat the connection object's repr: keep the part after it.
+    return text.rpartition(">: ")[2] or text
