@@ -22,6 +22,7 @@ REJECT_REASONS: tuple[str, ...] = (
     "no_time",  # no timestamp
     "time_out_of_range",  # timestamp outside [MIN_TIME_MS, MAX_TIME_MS)
     "filtered",  # dropped on purpose by [series] include/exclude (counted, not an error)
+    "not_numeric",  # a string field of Telegraf JSON / line protocol: skipped, counted (not an error)
 )
 
 MIN_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
@@ -36,6 +37,8 @@ class EventBatch:
     times_ms: npt.NDArray[np.int64]
     values: npt.NDArray[np.float64]
     rejected: Counter[str] = field(default_factory=Counter)
+    # a few offending lines per reason (each cut to ~200 characters), for rate-limited logging
+    reject_examples: dict[str, list[str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.series.shape[0])
