@@ -165,9 +165,7 @@ def document_ends(body: bytes) -> Ends:
     if newlines[0] == 0 or (newlines.size > 1 and bool(np.any(np.diff(newlines) == 1))):
         raise ValueError("bulk NDJSON has an empty line")
     if newlines.size % 2:
-        raise ValueError(
-            f"bulk NDJSON has {newlines.size} lines: expected (action, document) line pairs"
-        )
+        raise ValueError(f"bulk NDJSON has {newlines.size} lines: expected (action, document) line pairs")
     ends: Ends = newlines[1::2] + 1
     return ends
 
@@ -435,5 +433,10 @@ class BulkWriter:
             more = f" ({suppressed} more since the last report)" if suppressed else ""
             log.error(
                 "Elasticsearch refused document %s in %s: HTTP %d %s: %s%s",
-                failure.doc_id, failure.index, status, error_type, reason, more,
+                failure.doc_id,
+                failure.index,
+                status,
+                error_type,
+                reason,
+                more,
             )

@@ -292,7 +292,10 @@ class LifecycleLock:
         now = self._now_ms()
         document = {"owner": self.owner, "acquired_ms": now, "expires_ms": now + int(self.ttl_s * 1000)}
         response = self._conn.request(
-            "PUT", f"/{self.index}/_create/{self.name}", params={"refresh": "true"}, body=document,
+            "PUT",
+            f"/{self.index}/_create/{self.name}",
+            params={"refresh": "true"},
+            body=document,
             allow=(409,),
         )
         if response.status == 409:

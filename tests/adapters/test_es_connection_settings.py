@@ -78,9 +78,7 @@ class TestAuthHeader:
 
 class TestSecretsStayOut:
     def settings(self, **kw):
-        return ElasticsearchSettings(
-            hosts=(f"http://127.0.0.1:{closed_port()}",), request_timeout=2.0, **kw
-        )
+        return ElasticsearchSettings(hosts=(f"http://127.0.0.1:{closed_port()}",), request_timeout=2.0, **kw)
 
     def test_repr_of_settings_and_connection(self):
         settings = self.settings(username="elastic", password=PASSWORD, api_key=API_KEY)
@@ -124,7 +122,9 @@ class TestSecretsStayOut:
     def test_password_in_the_host_url_never_shows(self, caplog):
         port = closed_port()
         caplog.set_level(logging.DEBUG)
-        connection = EsConnection(ElasticsearchSettings(hosts=(f"http://elastic:{PASSWORD}@127.0.0.1:{port}",)))
+        connection = EsConnection(
+            ElasticsearchSettings(hosts=(f"http://elastic:{PASSWORD}@127.0.0.1:{port}",))
+        )
         with pytest.raises(EsRequestError) as caught:
             connection.server_info()
         assert f"http://127.0.0.1:{port}" in str(caught.value)
