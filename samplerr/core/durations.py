@@ -82,10 +82,11 @@ class Duration:
         return f"{self.seconds}s"
 
 
-def parse_duration(text: str, *, fixed: bool = False) -> Duration:
+def parse_duration(text: str, *, fixed: bool = False, allow_zero: bool = False) -> Duration:
     """Parse ``20s``, ``10m``, ``2 months`` …; raise ``ValueError`` saying what is valid.
 
-    ``fixed=True`` refuses calendar units (months, years), for settings that must be a number of seconds.
+    ``fixed=True`` refuses calendar units (months, years), for settings that must be a number of seconds;
+    ``allow_zero=True`` accepts ``0s`` (e.g. no lateness) where a zero makes sense.
     """
     valid = VALID_FIXED_DURATION if fixed else VALID_DURATION
     if not isinstance(text, str):
@@ -98,7 +99,7 @@ def parse_duration(text: str, *, fixed: bool = False) -> Duration:
         reason = _AMBIGUOUS_UNITS.get(spelled) or _AMBIGUOUS_UNITS[spelled.lower()]
         raise ValueError(f"{text!r} is ambiguous: {reason}")
     unit = spelled.lower()
-    if amount <= 0:
+    if amount < 0 or (amount == 0 and not allow_zero):
         raise ValueError(f"{text!r}: a duration must be positive; expected {valid}")
     if unit in _FIXED_UNITS:
         seconds = amount * _FIXED_UNITS[unit]

@@ -311,7 +311,7 @@ class TimeFormat:
         return self.pattern
 
 
-def _sample_instants() -> list[int]:
+def probe_instants() -> list[int]:
     """Instants where calendars disagree: year ends, leap days, ISO weeks 53 and 1, month ends."""
     days = [
         date(2000, 2, 29), date(2000, 3, 1), date(2023, 1, 1), date(2024, 2, 28), date(2024, 2, 29),
@@ -336,7 +336,7 @@ def round_trip_failures(
 ) -> list[str]:
     """Where ``parse(fmt(t))`` is not the period of ``t``: one readable line per failing instant."""
     failures: list[str] = []
-    for instant in _sample_instants() if instants is None else instants:
+    for instant in probe_instants() if instants is None else instants:
         name = fmt(instant)
         expected = period_of(instant)
         got = parse(name)

@@ -79,6 +79,14 @@ def test_fixed_durations_refuse_calendar_units():
         parse_duration("1y", fixed=True)
 
 
+def test_zero_only_where_allowed():
+    assert parse_duration("0s", fixed=True, allow_zero=True) == Duration()
+    with pytest.raises(ValueError, match="positive"):
+        parse_duration("-1s", allow_zero=True)
+    with pytest.raises(ValueError, match="unknown unit"):
+        parse_duration("0 parsecs", allow_zero=True)
+
+
 def test_non_string_is_a_type_error():
     with pytest.raises(TypeError, match="a duration is a string"):
         parse_duration(20)  # type: ignore[arg-type]
