@@ -1,0 +1,361 @@
+"""The Kafka source: a consumer-group member that hands the service whole-partition batches.
+
+What this adapter promises the service (``samplerr.service``):
+
+- **No automatic commits.** ``enable.auto.commit`` and ``enable.auto.offset.store`` are off whatever
+  ``[kafka.config]`` says; offsets move only through :meth:`KafkaSource.commit`, which the service calls
+  after a checkpoint made everything before them durable.
+- **Partitions are the unit of ownership.** The service is told of every assignment and revocation
+  through the callbacks given to :meth:`KafkaSource.subscribe`. ``on_assigned`` runs inside the
+  rebalance and returns the offset to start each partition from (the offset of its checkpoint), which
+  is applied in the same assignment — before any message of that partition is fetched. Eager
+  protocols (``range``, ``roundrobin``: librdkafka's default) use ``assign``; cooperative ones
+  (``cooperative-sticky``, or ``group.protocol = consumer``) use ``incremental_assign``.
+- **Batches per partition, in offset order.** :meth:`KafkaSource.poll` returns the messages of one
+  ``consume`` call grouped by partition: their values (a message may hold several lines), the offset
+  to resume from after them, and how many messages had no value (tombstones, skipped).
+- **Backpressure** by :meth:`KafkaSource.pause` / :meth:`KafkaSource.resume` of every assigned
+  partition. A paused consumer keeps polling, so it stays in its group.
+- **Errors translated at the edge**: a fatal consumer error, or an exception raised by a rebalance
+  callback, becomes :class:`~samplerr.core.errors.SourceError` (chained with ``from``); transient
+  errors (a broker down, an unknown topic) are logged (rate-limited) and librdkafka recovers by itself.
+
+``auto.offset.reset`` defaults to ``earliest``: a new group archives everything the topic still holds,
+which is what a metrics archive wants (set ``latest`` in ``[kafka.config]`` to start from now).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from samplerr.core.config import KafkaSettings
+from samplerr.core.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+# Set by samplerr whatever [kafka.config] says: offsets are committed by the service only.
+FORCED_CONFIG: Mapping[str, object] = {
+    "enable.auto.commit": False,
+    "enable.auto.offset.store": False,
+    "enable.partition.eof": False,
+}
+# Defaults that [kafka.config] may override.
+DEFAULT_CONFIG: Mapping[str, object] = {
+    "auto.offset.reset": "earliest",
+    "queued.max.messages.kbytes": 16384,  # librdkafka's prefetch per partition (default 64 MiB)
+    "fetch.max.bytes": 16 * 1024 * 1024,
+}
+ERROR_LOG_INTERVAL = 30.0  # seconds between two log lines for the same consumer error
+
+
+class TopicPart(NamedTuple):
+    """One partition of one topic."""
+
+    topic: str
+    partition: int
+
+    def __str__(self) -> str:
+        return f"{self.topic}[{self.partition}]"
+
+
+@dataclass(slots=True)
+class PartitionBatch:
+    """Messages of one partition from one poll: ``values`` in offset order, resume at ``next_offset``."""
+
+    tp: TopicPart
+    values: list[bytes] = field(default_factory=list)
+    first_offset: int = -1
+    next_offset: int = -1
+    empty: int = 0  # messages without a value (tombstones), skipped
+
+
+# Called inside a rebalance with the partitions newly assigned; returns the offset to start each at
+# (None: the committed offset, or auto.offset.reset when there is none).
+AssignedCallback = Callable[[list[TopicPart]], Mapping[TopicPart, int | None]]
+# Called inside a rebalance with the partitions taken away; ``lost`` when another member may own them.
+RevokedCallback = Callable[[list[TopicPart], bool], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """A committed offset and the metadata string written with it."""
+
+    offset: int | None  # None: nothing committed
+    metadata: str
+
+
+def consumer_config(settings: KafkaSettings, client_id: str = "samplerr") -> dict[str, object]:
+    """The librdkafka configuration: samplerr's defaults, then ``[kafka.config]``, then what is forced."""
+    config: dict[str, object] = {"client.id": client_id, **DEFAULT_CONFIG}
+    config.update(settings.config)
+    config["bootstrap.servers"] = settings.bootstrap_servers
+    config["group.id"] = settings.group_id
+    config.update(FORCED_CONFIG)
+    return config
+
+
+def is_cooperative(config: Mapping[str, object]) -> bool:
+    """Whether the group uses incremental rebalancing (assignments arrive as differences)."""
+    strategy = str(config.get("partition.assignment.strategy", ""))
+    return "cooperative" in strategy or str(config.get("group.protocol", "classic")) == "consumer"
+
+
+class KafkaSource:
+    """A consumer-group member reading ``settings.topics``; see the module docstring for its contract."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        client_id: str = "samplerr",
+        clock: Callable[[], float] = time.monotonic,
+        consumer_factory: Callable[[dict[str, object]], Any] = Consumer,
+    ) -> None:
+        self.settings = settings
+        self._config = consumer_config(settings, client_id)
+        self._cooperative = is_cooperative(self._config)
+        self._clock = clock
+        self._error_logged: dict[int, float] = {}
+        self._callback_error: BaseException | None = None
+        self._assigned: set[TopicPart] = set()
+        self._paused = False
+        self._on_assigned: AssignedCallback | None = None
+        self._on_revoked: RevokedCallback | None = None
+        self._config["error_cb"] = self._on_error
+        try:
+            self._consumer = consumer_factory(self._config)
+        except (KafkaException, ValueError, TypeError) as exc:
+            raise SourceError(f"Kafka consumer cannot be created: {_describe(exc)}") from exc
+        self._closed = False
+
+    # -- group membership ---------------------------------------------------------------------------
+
+    def subscribe(self, on_assigned: AssignedCallback, on_revoked: RevokedCallback) -> None:
+        """Join the group on ``settings.topics``; the callbacks run inside :meth:`poll`."""
+        self._on_assigned = on_assigned
+        self._on_revoked = on_revoked
+        try:
+            self._consumer.subscribe(
+                list(self.settings.topics),
+                on_assign=self._assign_cb,
+                on_revoke=self._revoke_cb,
+                on_lost=self._lost_cb,
+            )
+        except KafkaException as exc:
+            raise SourceError(f"Kafka: cannot subscribe to {', '.join(self.settings.topics)}: "
+                              f"{_describe(exc)}") from exc
+
+    @property
+    def assigned(self) -> frozenset[TopicPart]:
+        """Partitions this member owns now."""
+        return frozenset(self._assigned)
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def _assign_cb(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        try:
+            parts = [TopicPart(p.topic, p.partition) for p in partitions]
+            starts = self._on_assigned(parts) if self._on_assigned is not None else {}
+            for p in partitions:
+                start = starts.get(TopicPart(p.topic, p.partition))
+                if start is not None:
+                    p.offset = start
+            if self._cooperative:
+                consumer.incremental_assign(partitions)
+            else:
+                consumer.assign(partitions)
+            self._assigned.update(parts)
+            if self._paused and partitions:
+                consumer.pause(partitions)
+            log.info("assigned %s", ", ".join(str(p) for p in sorted(parts)) or "nothing")
+        except BaseException as exc:  # noqa: BLE001 - re-raised by poll() as SourceError
+            self._callback_error = exc
+
+    def _revoke_cb(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._take_away(consumer, partitions, lost=False)
+
+    def _lost_cb(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._take_away(consumer, partitions, lost=True)
+
+    def _take_away(self, consumer: Consumer, partitions: list[TopicPartition], *, lost: bool) -> None:
+        parts = [TopicPart(p.topic, p.partition) for p in partitions]
+        try:
+            log.info("%s %s", "lost" if lost else "revoked", ", ".join(str(p) for p in sorted(parts)))
+            if self._on_revoked is not None:
+                self._on_revoked(parts, lost)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by poll() as SourceError
+            self._callback_error = exc
+        finally:
+            self._assigned.difference_update(parts)
+            try:
+                if self._cooperative:
+                    consumer.incremental_unassign(partitions)
+                else:
+                    consumer.unassign()
+            except KafkaException as exc:
+                log.warning("Kafka: unassign after revocation failed: %s", _describe(exc))
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def poll(self, max_messages: int = 10_000, timeout: float = 0.1) -> list[PartitionBatch]:
+        """Messages available within ``timeout`` seconds, grouped by partition.
+
+        Rebalance callbacks run inside this call. Raises :class:`SourceError` for a fatal consumer
+        error or when a rebalance callback failed.
+        """
+        try:
+            messages: list[Message] = self._consumer.consume(num_messages=max_messages, timeout=timeout)
+        except KafkaException as exc:
+            raise SourceError(f"Kafka: consume failed: {_describe(exc)}") from exc
+        self._raise_callback_error()
+        batches: dict[tuple[str | None, int | None], PartitionBatch] = {}
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                self._message_error(error)
+                continue
+            key = (message.topic(), message.partition())
+            batch = batches.get(key)
+            offset: int = message.offset()  # type: ignore[assignment] # set on every consumed message
+            if batch is None:
+                tp = TopicPart(str(key[0]), int(key[1] or 0))
+                batch = batches[key] = PartitionBatch(tp, first_offset=offset)
+            batch.next_offset = offset + 1
+            value = message.value()
+            if value:
+                batch.values.append(value)
+            else:
+                batch.empty += 1
+        return list(batches.values())
+
+    def _raise_callback_error(self) -> None:
+        error = self._callback_error
+        if error is not None:
+            self._callback_error = None
+            if isinstance(error, SourceError):
+                raise error
+            raise SourceError(f"Kafka rebalance failed: {error}") from error
+
+    def _message_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            raise SourceError(f"Kafka: fatal consumer error: {error.str()}")
+        self._log_error(error)
+
+    def _on_error(self, error: KafkaError) -> None:
+        """librdkafka's error callback (runs inside poll): transient errors are logged, rate-limited."""
+        if error.fatal():
+            self._callback_error = SourceError(f"Kafka: fatal error: {error.str()}")
+            return
+        self._log_error(error)
+
+    def _log_error(self, error: KafkaError) -> None:
+        now = self._clock()
+        last = self._error_logged.get(error.code())
+        if last is None or now - last >= ERROR_LOG_INTERVAL:
+            self._error_logged[error.code()] = now
+            log.warning("Kafka: %s (%s)", error.str(), error.name())
+
+    # -- flow control -------------------------------------------------------------------------------
+
+    def pause(self) -> None:
+        """Stop fetching every assigned partition (and any assigned later) until :meth:`resume`."""
+        if self._paused:
+            return
+        self._paused = True
+        self._flow(self._consumer.pause, "pause")
+
+    def resume(self) -> None:
+        if not self._paused:
+            return
+        self._paused = False
+        self._flow(self._consumer.resume, "resume")
+
+    def _flow(self, action: Callable[[list[TopicPartition]], None], what: str) -> None:
+        parts = [TopicPartition(tp.topic, tp.partition) for tp in self._assigned]
+        if not parts:
+            return
+        try:
+            action(parts)
+        except KafkaException as exc:
+            raise SourceError(f"Kafka: cannot {what} consumption: {_describe(exc)}") from exc
+
+    # -- offsets ------------------------------------------------------------------------------------
+
+    def commit(self, offsets: Mapping[TopicPart, tuple[int, str]]) -> None:
+        """Commit each partition's ``offset`` (the next to read) with a ``metadata`` string, synchronously."""
+        if not offsets:
+            return
+        parts = [
+            TopicPartition(tp.topic, tp.partition, offset, metadata)
+            for tp, (offset, metadata) in offsets.items()
+        ]
+        try:
+            results = self._consumer.commit(offsets=parts, asynchronous=False)
+        except KafkaException as exc:
+            raise SourceError(f"Kafka: commit failed: {_describe(exc)}") from exc
+        failed = [p for p in results or () if p.error is not None]
+        if failed:
+            detail = ", ".join(f"{p.topic}[{p.partition}]: {p.error.str()}" for p in failed)
+            raise SourceError(f"Kafka: commit failed for {detail}")
+
+    def committed(self, parts: list[TopicPart], timeout: float = 10.0) -> dict[TopicPart, Committed]:
+        """The group's committed offsets (and their metadata) for ``parts``."""
+        if not parts:
+            return {}
+        try:
+            answers = self._consumer.committed(
+                [TopicPartition(tp.topic, tp.partition) for tp in parts], timeout=timeout
+            )
+        except KafkaException as exc:
+            raise SourceError(f"Kafka: cannot read committed offsets: {_describe(exc)}") from exc
+        out: dict[TopicPart, Committed] = {}
+        for p in answers:
+            if p.error is not None:
+                raise SourceError(f"Kafka: committed offset of {p.topic}[{p.partition}]: {p.error.str()}")
+            offset = p.offset if p.offset >= 0 else None
+            out[TopicPart(p.topic, p.partition)] = Committed(offset, p.metadata or "")
+        return out
+
+    def lag(self, positions: Mapping[TopicPart, int]) -> dict[TopicPart, int]:
+        """Messages behind the end of each partition, from the high watermarks of the last fetches."""
+        out: dict[TopicPart, int] = {}
+        for tp, position in positions.items():
+            try:
+                marks = self._consumer.get_watermark_offsets(
+                    TopicPartition(tp.topic, tp.partition), cached=True
+                )
+            except KafkaException:
+                continue
+            if marks is None:
+                continue
+            high = int(marks[1])
+            if high >= 0 and position >= 0:
+                out[tp] = max(0, high - position)
+        return out
+
+    def close(self) -> None:
+        """Leave the group (revocation callbacks run) and release the consumer."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            log.warning("Kafka: close failed: %s", _describe(exc))
+        finally:
+            self._assigned.clear()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        error: KafkaError = exc.args[0]
+        return f"{error.str()} ({error.name()})"
+    return str(exc)
