@@ -10,6 +10,7 @@ from samplerr import __version__
 
 # Each module registers its command(s) with ``register(app)``.
 COMMAND_MODULES: tuple[str, ...] = (
+    "samplerr.commands.check",
     "samplerr.commands.init",
 )
 

@@ -7,6 +7,7 @@ minutes. Calendar durations are added with calendar arithmetic in UTC (pendulum)
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 
@@ -37,6 +38,11 @@ _DURATION = re.compile(r"\s*([+-]?[0-9]+)\s*([A-Za-z]+)\s*")
 # Far beyond any retention, small enough for calendar arithmetic to stay in range.
 MAX_MONTHS = 12 * 1000
 MAX_SECONDS = 1000 * 366 * 86400
+
+# The Gregorian calendar repeats every 400 years: 4,800 months, 146,097 days.
+_CYCLE_MONTHS = 4800
+_CYCLE_DAYS = 146_097
+_MONTH_LENGTHS = [calendar.monthrange(2000 + m // 12, m % 12 + 1)[1] for m in range(_CYCLE_MONTHS)]
 
 VALID_DURATION = (
     "a whole number and a unit: s, m (minutes), h, d, w, mo (months) or y (years), e.g. 20s, 2d, 2mo"
@@ -69,6 +75,12 @@ class Duration:
             return int(dt.timestamp()) - self.seconds
         return epoch_s - self.seconds
 
+    def max_seconds(self) -> int:
+        """The longest this duration can last, in seconds (2 months: 62 days, Jul+Aug or Dec+Jan)."""
+        if not self.months:
+            return self.seconds
+        return self.seconds + _longest_months(self.months) * 86_400
+
     def approx_seconds(self) -> int:
         """Seconds, counting a month as 30.436875 days (the Gregorian average): for ordering and sizing."""
         return self.seconds + round(self.months * 2_629_746)
@@ -80,6 +92,23 @@ class Duration:
             if self.seconds and self.seconds % size == 0:
                 return f"{self.seconds // size}{unit}"
         return f"{self.seconds}s"
+
+
+def _longest_months(months: int) -> int:
+    """The most days ``months`` consecutive calendar months can hold (exact, over a 400-year cycle).
+
+    Adding months from the 1st never clamps, and from a later day can only end earlier, so the
+    longest span starts on a 1st: the largest sum of ``months`` consecutive month lengths.
+    """
+    cycles, rest = divmod(months, _CYCLE_MONTHS)
+    if rest == 0:
+        return cycles * _CYCLE_DAYS
+    lengths = _MONTH_LENGTHS + _MONTH_LENGTHS[:rest]
+    window = best = sum(lengths[:rest])
+    for start in range(1, _CYCLE_MONTHS):
+        window += lengths[start + rest - 1] - lengths[start - 1]
+        best = max(best, window)
+    return cycles * _CYCLE_DAYS + best
 
 
 def parse_duration(text: str, *, fixed: bool = False, allow_zero: bool = False) -> Duration:

@@ -142,3 +142,30 @@ def test_str_of_a_parsed_duration_reads_back_the_same(amount, unit, space):
     assert parse_duration(str(duration)) == duration
     assert (duration.seconds == 0) != (duration.months == 0)
     assert duration.approx_seconds() > 0
+
+
+@pytest.mark.parametrize(
+    ("duration", "days"),
+    [
+        ("1mo", 31),
+        ("2mo", 62),  # July + August, or December + January
+        ("3mo", 92),
+        ("1y", 366),
+        ("4y", 1461),
+        ("10y", 3653),  # at most three leap days in ten years
+        ("100y", 36525),  # 2000..2100 holds 25 leap years (2100 is not one)
+        ("2d", 2),
+    ],
+)
+def test_max_seconds_is_the_longest_calendar_span(duration, days):
+    assert parse_duration(duration).max_seconds() == days * 86_400
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    months=st.integers(min_value=1, max_value=130),
+    start=st.integers(min_value=ts(2000, 1, 1), max_value=ts(2399, 12, 31)),
+)
+def test_no_calendar_span_is_longer_than_max_seconds(months, start):
+    duration = Duration(months=months)
+    assert duration.add_to(start) - start <= duration.max_seconds()
