@@ -4,8 +4,8 @@ Input is NDJSON made of (action line, document line) pairs, as ``samplerr.core.d
 writes it. The writer cuts it into chunks of at most ``bulk_max_docs`` documents and
 ``bulk_max_bytes`` bytes (a single document larger than that goes alone) without parsing a
 document: line ends are found with NumPy and each chunk is a slice of the input, sent as bytes with
-one ``POST /_bulk`` per chunk. Responses are parsed with orjson, and their items are walked only
-when Elasticsearch reports ``errors: true``.
+one ``POST /_bulk`` per chunk. An answer whose ``errors`` flag is ``false`` is not parsed at all (the
+flag is read from its first bytes); other answers are parsed with orjson and their items walked.
 
 Retries (exponential backoff with full jitter, :class:`RetryPolicy`):
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import logging
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -33,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from samplerr.adapters.es_connection import EsConnection, EsRequestError
 from samplerr.core.errors import SinkError
@@ -41,8 +43,10 @@ log = logging.getLogger(__name__)
 
 # Item statuses worth sending again: the node was overloaded or a shard was not available.
 ITEM_RETRYABLE = frozenset({429, 502, 503, 504})
-# Only what the writer reads from a bulk response: smaller answers parse faster.
-BULK_FILTER_PATH = "errors,items.*.status,items.*.error,items.*._id,items.*._index"
+# Only what the writer reads from a bulk response: smaller answers travel and parse faster.
+BULK_FILTER_PATH = "took,errors,items.*.status,items.*.error,items.*._id,items.*._index"
+# The top-level "errors" flag at the start of a bulk answer, after scalar fields only ("took" …).
+_ERRORS_FLAG = re.compile(rb'\A\{\s*(?:"[a-z_]+"\s*:\s*-?[0-9.eE+]+\s*,\s*)*"errors"\s*:\s*(true|false)')
 MAX_FAILURE_SAMPLES = 20
 
 Ends = npt.NDArray[np.int64]
@@ -168,6 +172,16 @@ def document_ends(body: bytes) -> Ends:
         raise ValueError(f"bulk NDJSON has {newlines.size} lines: expected (action, document) line pairs")
     ends: Ends = newlines[1::2] + 1
     return ends
+
+
+def bulk_errors_flag(answer: bytes | bytearray) -> bool | None:
+    """The top-level ``errors`` flag of a bulk answer read from its first bytes, ``None`` if not there.
+
+    Elasticsearch writes ``took`` (and ``ingest_took``) before ``errors`` and the items after, so a
+    successful answer is recognised without parsing its items.
+    """
+    flag = _ERRORS_FLAG.match(answer, 0, 256)
+    return None if flag is None else flag.group(1) == b"true"
 
 
 def plan_chunks(ends: Ends, max_docs: int, max_bytes: int) -> list[tuple[int, int]]:
@@ -346,7 +360,9 @@ class BulkWriter:
             tally.requests += 1
             tally.bytes += len(body)
             try:
-                response = self._conn.request("POST", "/_bulk", params=self._params, body=body, ndjson=True)
+                response = self._conn.request(
+                    "POST", "/_bulk", params=self._params, body=body, ndjson=True, raw=True
+                )
             except EsRequestError as exc:
                 if exc.status == 413 and count > 1:  # body over http.max_content_length: halve it
                     cut = int(ends[count // 2 - 1])
@@ -387,8 +403,20 @@ class BulkWriter:
         log.warning("bulk retry %d/%d in %.2f s: %s", attempt, self.retry.max_retries, delay, what)
         self._sleep(delay)
 
-    def _account(self, answer: object, count: int, tally: _Tally) -> list[int]:
-        """Count acknowledged and refused items; return the positions to send again."""
+    def _account(self, raw: object, count: int, tally: _Tally) -> list[int]:
+        """Count acknowledged and refused items; return the positions to send again.
+
+        The answer is parsed only when its ``errors`` flag is not plainly ``false`` at its start.
+        """
+        if not isinstance(raw, bytes | bytearray):
+            raise _UnreadableAnswer(f"bulk answer is {type(raw).__name__}, not JSON")
+        if bulk_errors_flag(raw) is False:
+            tally.docs_ok += count
+            return []
+        try:
+            answer = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise _UnreadableAnswer(f"bulk answer is not JSON: {exc}") from exc
         if not isinstance(answer, Mapping):
             raise _UnreadableAnswer("bulk answer is not a JSON object")
         items = answer.get("items")

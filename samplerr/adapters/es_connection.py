@@ -43,7 +43,6 @@ from elastic_transport import ApiResponseMeta, ConnectionTimeout, Serializer, Tr
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport.client_utils import DEFAULT
 from elasticsearch import Elasticsearch
-from elasticsearch.serializer import OrjsonSerializer
 
 from samplerr.core.config import ElasticsearchSettings
 from samplerr.core.errors import SinkError
@@ -167,9 +166,13 @@ def auth_header(settings: ElasticsearchSettings, userinfo: tuple[str, str] | Non
 
 
 class _BytesSerializer(Serializer):
-    """Request bodies are bytes already; responses of this type are not expected."""
+    """Bodies pass as bytes both ways: samplerr writes them and parses answers itself with orjson.
 
-    mimetype: ClassVar[str] = "application/x-ndjson"
+    Parsing happens in :meth:`EsConnection.request`, so the bulk writer can look at the raw answer
+    and skip parsing the items when Elasticsearch reports no error.
+    """
+
+    mimetype: ClassVar[str] = "application/json"
 
     def loads(self, data: bytes) -> object:
         return data
@@ -231,7 +234,7 @@ class EsConnection:
                 retry_on_timeout=False,
                 retry_on_status=(),
                 serializers={
-                    "application/json": OrjsonSerializer(),
+                    "application/json": _BytesSerializer(),
                     "application/x-ndjson": _BytesSerializer(),
                 },
                 meta_header=False,
@@ -302,11 +305,16 @@ class EsConnection:
 
     def _probe(self) -> ServerInfo:
         headers = {**self._base_headers(), "accept": "application/json"}
-        meta, body = self._send("GET", "/", headers, None, None)
+        meta, raw = self._send("GET", "/", headers, None, None)
         host = self._node_url(meta)
         if not 200 <= meta.status < 300:
-            raise self._status_error("GET", "/", meta, body)
-        version = body.get("version") if isinstance(body, Mapping) else None
+            raise self._status_error("GET", "/", meta, raw)
+        try:
+            parsed = _parse(raw)
+        except orjson.JSONDecodeError:
+            parsed = None
+        body: Mapping[str, Any] = parsed if isinstance(parsed, Mapping) else {}
+        version = body.get("version")
         if not isinstance(version, Mapping) or not isinstance(version.get("number"), str):
             raise EsRequestError(
                 f"Elasticsearch {host}: GET / did not return a version: is this Elasticsearch?", host=host
@@ -360,8 +368,9 @@ class EsConnection:
         ndjson: bool = False,
         allow: tuple[int, ...] = (),
         timeout: float | None = None,
+        raw: bool = False,
     ) -> EsResponse:
-        """Send one request and return its parsed answer.
+        """Send one request and return its answer, parsed (or as bytes when ``raw``).
 
         ``body`` is a JSON-serialisable value or ready ``bytes`` (NDJSON when ``ndjson``).
         Statuses in ``allow`` (e.g. 404 for "missing is fine") are returned, not raised.
@@ -377,10 +386,20 @@ class EsConnection:
         else:
             payload = orjson.dumps(body)
         target = path if not params else f"{path}?{urllib.parse.urlencode(_query(params))}"
-        meta, parsed = self._send(method, target, headers, payload, timeout)
+        meta, answer = self._send(method, target, headers, payload, timeout)
         if 200 <= meta.status < 300 or meta.status in allow:
-            return EsResponse(meta.status, parsed)
-        raise self._status_error(method, path, meta, parsed)
+            if raw:
+                return EsResponse(meta.status, answer)
+            try:
+                return EsResponse(meta.status, _parse(answer))
+            except orjson.JSONDecodeError as exc:
+                raise EsRequestError(
+                    f"Elasticsearch {self._node_url(meta)}: {method} {path}: unreadable answer "
+                    f"(HTTP {meta.status}): {exc}",
+                    host=self._node_url(meta),
+                    status=meta.status,
+                ) from exc
+        raise self._status_error(method, path, meta, answer)
 
     def _send(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes | None, timeout: float | None
@@ -441,6 +460,13 @@ class EsConnection:
             reason=self.redact(reason) if reason else None,
             retryable=meta.status in RETRYABLE_STATUSES,
         )
+
+
+def _parse(answer: object) -> object:
+    """JSON bytes parsed with orjson; text (``_cat`` without ``format=json``) and ``None`` as they are."""
+    if isinstance(answer, bytes | bytearray | memoryview):
+        return orjson.loads(answer) if len(answer) else None
+    return answer
 
 
 def _query(params: Mapping[str, str | int | bool]) -> dict[str, str]:

@@ -9,6 +9,7 @@ from samplerr.adapters.es_bulk import (
     BulkReport,
     RetryPolicy,
     as_ndjson,
+    bulk_errors_flag,
     document_ends,
     plan_chunks,
     select_documents,
@@ -138,3 +139,19 @@ def test_reports_add_up():
     total = a + b
     assert (total.docs_ok, dict(total.docs_failed), total.docs_retried) == (4, {"x": 3, "y": 1}, 2)
     assert (total.requests, total.request_retries, total.bytes, total.docs_failed_total) == (3, 1, 15, 4)
+
+
+@pytest.mark.parametrize(
+    ("answer", "flag"),
+    [
+        (b'{"took":3,"errors":false,"items":[{"index":{"status":201}}]}', False),
+        (b'{"errors":true,"items":[]}', True),
+        (b'{ "took" : 3 , "ingest_took" : 0 , "errors" : false }', False),
+        (b'{"took":1.5e2,"errors":true}', True),
+        (b'{"items":[{"index":{"errors":false}}],"errors":true}', None),  # not at the start: parse
+        (b'{"x":{"errors":false}}', None),  # nested: not the top-level flag
+        (b'[]', None),
+    ],
+)
+def test_errors_flag_is_read_from_the_start_of_the_answer_only(answer, flag):
+    assert bulk_errors_flag(answer) is flag
