@@ -203,8 +203,8 @@ def _error_details(body: object) -> tuple[str | None, str | None]:
         if reason is None and isinstance(causes, list) and causes and isinstance(causes[0], Mapping):
             reason = causes[0].get("reason")
         return (str(error_type) if error_type else None), (str(reason) if reason else None)
-    if isinstance(error, str):
-        return error, None
+    if isinstance(error, str):  # a few endpoints answer a plain message (no handler, bad media type)
+        return None, error[:300]
     return None, None
 
 
