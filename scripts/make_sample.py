@@ -31,7 +31,8 @@ def main() -> None:
         for h, host in enumerate(HOSTS):
             for s, service in enumerate(SERVICES):
                 jitter = rng.uniform(0, 2)
-                event = {"host": host, "service": service, "metric": value(h, s, t, rng), "time": round(t + jitter, 3)}
+                metric = value(h, s, t, rng)
+                event = {"host": host, "service": service, "metric": metric, "time": round(t + jitter, 3)}
                 lines.append(json.dumps(event, separators=(",", ":")))
     # a little disorder within the lateness allowance
     for i in range(0, len(lines) - 9, 997):
