@@ -12,8 +12,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
+from samplerr.adapters.elasticsearch import BulkReport, BulkWriter, EsConnection, install_template
 from samplerr.adapters.files import OpenInput, iter_line_chunks, open_input, open_output
-from samplerr.commands.common import EXIT_FAILURE, ConfigOption, config_or_exit, fail
+from samplerr.commands.common import EXIT_FAILURE, EXIT_USAGE, ConfigOption, config_or_exit, fail
+from samplerr.commands.init import with_hosts
 from samplerr.core.config import Config, InputFormat
 from samplerr.core.errors import SamplerrError
 from samplerr.pipeline import BulkBody, Pipeline
@@ -116,6 +118,18 @@ def register(app: typer.Typer) -> None:
                 "--output", "-o", help="Where to write Elasticsearch bulk NDJSON: a file, or - for stdout."
             ),
         ] = "-",
+        es: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--es",
+                metavar="URL",
+                help="Write the documents to this Elasticsearch instead of --output (repeat or separate "
+                "with commas for several nodes; `config` means the configuration's hosts). The index "
+                "template is installed first; nothing is counted as written before Elasticsearch "
+                "acknowledged it.",
+                show_default=False,
+            ),
+        ] = None,
         summary_json: Annotated[
             bool, typer.Option("--json", help="Write the summary to stderr as one JSON object.")
         ] = False,
@@ -129,15 +143,57 @@ def register(app: typer.Typer) -> None:
         """
         config = config_or_exit(config_path)
         err = Console(stderr=True)
+        if es and es != ["config"]:
+            try:
+                config = with_hosts(config, es)
+            except ValueError as exc:
+                fail(f"--es: {exc}", EXIT_USAGE)
+        written: BulkReport | None = None
         try:
-            with open_input(input_path) as source, open_output(output) as out_stream:
-                summary = _run_with_progress(config, source, fmt, _file_sink(out_stream), err)
+            with open_input(input_path) as source:
+                if es:
+                    summary, written = _downsample_to_es(config, source, fmt, err)
+                else:
+                    with open_output(output) as out_stream:
+                        summary = _run_with_progress(config, source, fmt, _file_sink(out_stream), err)
         except (SamplerrError, OSError) as exc:
             fail(str(exc), EXIT_FAILURE)
+        report = summary.as_dict()
+        if written is not None:
+            report["elasticsearch"] = {
+                "docs_ok": written.docs_ok,
+                "docs_failed": dict(written.docs_failed),
+                "docs_retried": written.docs_retried,
+                "request_retries": written.request_retries,
+            }
         if summary_json:
-            sys.stderr.write(orjson.dumps(summary.as_dict()).decode() + "\n")
+            sys.stderr.write(orjson.dumps(report).decode() + "\n")
         else:
             print_summary(summary, err)
+            if written is not None:
+                err.print(
+                    f"written to Elasticsearch: {written.docs_ok:,} documents acknowledged, "
+                    f"{written.docs_failed_total:,} refused, {written.docs_retried:,} item retries, "
+                    f"{written.request_retries:,} request retries"
+                )
+        if written is not None and written.docs_failed_total:
+            reasons = ", ".join(f"{kind} {n:,}" for kind, n in written.docs_failed.items())
+            fail(f"Elasticsearch refused {written.docs_failed_total:,} documents ({reasons})", EXIT_FAILURE)
+
+
+def _downsample_to_es(
+    config: Config, source: OpenInput, fmt: InputFormat, err: Console
+) -> tuple[DownsampleSummary, BulkReport]:
+    """Downsample into Elasticsearch: template first, then every body through the bulk writer."""
+    with EsConnection(config.elasticsearch) as connection:
+        install_template(connection, config)
+        writer = BulkWriter(connection)
+
+        def send(body: BulkBody) -> None:
+            writer.write(body.body)
+
+        summary = _run_with_progress(config, source, fmt, send, err)
+        return summary, writer.totals
 
 
 def _run_with_progress(
