@@ -52,7 +52,7 @@ from samplerr.core.lifecycle_model import (
     filter_text,
     summary,
 )
-from samplerr.core.lifecycle_policy import expires_at, retained_spans
+from samplerr.core.lifecycle_policy import expires_at, is_expired, retained_spans
 from samplerr.core.lifecycle_spans import (
     END_OF_TIME,
     MIN_EPOCH,
@@ -106,7 +106,7 @@ def classify(
         elif len(matches) > 1:
             tfs = " and ".join(str(archives[number].tf) for number, _ in matches)
             unknown.append(UnknownIndex(info.name, f"unknown name: ambiguous, both {tfs} read it"))
-        elif not MIN_EPOCH <= matches[0][1].start < matches[0][1].end <= END_OF_TIME:
+        elif not MIN_EPOCH <= matches[0][1].start < matches[0][1].end < END_OF_TIME:
             unknown.append(UnknownIndex(info.name, "unknown name: period outside the years 0001-9999"))
         else:
             number, period = matches[0]
@@ -293,6 +293,7 @@ def _decide(
     archives: Sequence[Archive],
     classified: Sequence[ClassifiedIndex],
     unknown: Sequence[UnknownIndex],
+    expired: set[str],
     only_copies: dict[str, list[tuple[int, tuple[int, int]]]],
     now: int,
 ) -> tuple[tuple[Decision, ...], tuple[Decision, ...]]:
@@ -303,7 +304,7 @@ def _decide(
             kept.append(Decision(index.name, "future period", f"period starts {iso(index.period.start)}"))
         elif index.period.end > now:
             kept.append(Decision(index.name, "current period", f"period ends {iso(index.period.end)}"))
-        elif index.expires_at > now:
+        elif index.name not in expired:
             kept.append(Decision(index.name, "unexpired", f"expires {iso(index.expires_at)}"))
         elif index.name in only_copies:
             keepers = sorted({number for number, _ in only_copies[index.name]})
@@ -339,7 +340,7 @@ def plan_lifecycle(
     """Plan rotate and purge: the desired aliases, the actions reaching them, what to delete."""
     infos = [IndexInfo(info) if isinstance(info, str) else info for info in indices]
     classified, unknown = classify(archives, index_prefix, infos)
-    expired = {index.name for index in classified if index.expires_at <= now}
+    expired = {index.name for index in classified if is_expired(archives[index.archive], index.period, now)}
     holding = [
         index for index in classified if index.docs is None or index.docs > 0 or index.period.end > now
     ]
@@ -361,7 +362,7 @@ def plan_lifecycle(
         for alias in sorted(aliases, key=lambda alias: (alias.alias, alias.index))
         if alias.alias.startswith(alias_prefix) and alias.index not in ours
     ]
-    kept, deletions = _decide(archives, classified, unknown, only_copies, now)
+    kept, deletions = _decide(archives, classified, unknown, expired, only_copies, now)
     return Plan(
         now=now,
         classified=classified,
