@@ -275,7 +275,8 @@ class Consolidator:
         def column(name: str) -> F64:
             return cols[name][rows] if name in cols else nan
 
-        total: F64 = cols["sum_hi"][rows] + cols["sum_lo"][rows] if "sum_hi" in cols else nan
+        with np.errstate(invalid="ignore", over="ignore"):
+            total: F64 = cols["sum_hi"][rows] + cols["sum_lo"][rows] if "sum_hi" in cols else nan
         return WindowResults(
             archive=archive,
             series=keys & SERIES_MASK,

@@ -146,12 +146,16 @@ def two_sum(a: F64, b: F64) -> tuple[F64, F64]:
 
 
 def dd_add(a_hi: F64, a_lo: F64, b_hi: F64, b_lo: F64) -> tuple[F64, F64]:
-    """Sum of two double-doubles, renormalised so that ``|lo| <= ulp(hi) / 2``."""
-    s, e = two_sum(a_hi, b_hi)
-    e += a_lo
-    e += b_lo
-    hi = s + e
-    lo = e - (hi - s)
+    """Sum of two double-doubles, renormalised so that ``|lo| <= ulp(hi) / 2``.
+
+    An overflow gives NaN (``inf - inf`` in the error term), which then stays NaN.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        s, e = two_sum(a_hi, b_hi)
+        e += a_lo
+        e += b_lo
+        hi = s + e
+        lo = e - (hi - s)
     return hi, lo
 
 
@@ -207,10 +211,11 @@ def _bits(span: int) -> int:
     return max(int(span).bit_length(), 0)
 
 
-def _reduce_sorted(  # noqa: PLR0917 (private, called from one place)
+def _reduce_sorted(
     series: I64,
     window: I64,
     starts: I64,
+    *,
     n: int,
     values: F64,
     order: I64,
@@ -289,7 +294,9 @@ def partials_from_events(
         flag[1:] = (s_sorted[1:] != s_sorted[:-1]) | (w_sorted[1:] != w_sorted[:-1])
         starts = np.flatnonzero(flag)
         seg_series, seg_window = s_sorted[starts], w_sorted[starts]
-    return _reduce_sorted(seg_series, seg_window, starts, n, values, order, times_ms, aggregates)
+    return _reduce_sorted(
+        seg_series, seg_window, starts, n=n, values=values, order=order, times=times_ms, aggregates=aggregates
+    )
 
 
 def cascade(fine: Partials, ratio: int, aggregates: frozenset[Aggregate]) -> Partials:
