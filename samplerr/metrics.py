@@ -19,6 +19,7 @@ Metric names (all prefixed ``samplerr_``):
 ``open_windows``                          gauge       windows open or held, all archives
 ``live_series``                           gauge       series with state in memory
 ``series_evicted_total``                  counter     idle series whose state was released
+``series_in_several_partitions``          gauge       series seen in two partitions (a keying problem)
 ``watermark_lag_seconds``                 gauge       wall clock minus the oldest partition watermark
 ``bulk_docs_total{result}``               counter     documents ``ok``, ``failed`` (refused for good),
                                                       ``retried`` (item resends)
@@ -66,13 +67,20 @@ class ServiceMetrics:
             "samplerr_events_rejected", "Input lines refused, by reason.", ["reason"], registry=r
         )
         self.late = Counter(
-            "samplerr_late_events", "Late events merged into held windows or dropped.", ["outcome"],
+            "samplerr_late_events",
+            "Late events merged into held windows or dropped.",
+            ["outcome"],
             registry=r,
         )
         self.open_windows = Gauge("samplerr_open_windows", "Windows open or held, all archives.", registry=r)
         self.live_series = Gauge("samplerr_live_series", "Series with state in memory.", registry=r)
         self.series_evicted = Counter(
             "samplerr_series_evicted", "Idle series whose state was released.", registry=r
+        )
+        self.series_conflicts = Gauge(
+            "samplerr_series_in_several_partitions",
+            "Series seen in more than one partition (producers must key by series).",
+            registry=r,
         )
         self.watermark_lag = Gauge(
             "samplerr_watermark_lag_seconds", "Wall clock minus the oldest partition watermark.", registry=r
@@ -104,7 +112,8 @@ class ServiceMetrics:
             "samplerr_checkpoints", "Partition checkpoints written, by result.", ["result"], registry=r
         )
         self.last_checkpoint = Gauge(
-            "samplerr_last_checkpoint_timestamp_seconds", "When the last checkpoint round completed.",
+            "samplerr_last_checkpoint_timestamp_seconds",
+            "When the last checkpoint round completed.",
             registry=r,
         )
         self.commits = Counter("samplerr_commits", "Offset commits, by result.", ["result"], registry=r)

@@ -21,7 +21,8 @@ Two stores, chosen by ``[service] checkpoint``:
   versioned externally by its offset, so a member that lost its partition without knowing (a zombie)
   cannot overwrite a newer checkpoint with an older one.
 
-Errors are :class:`CheckpointError` (a :class:`~samplerr.core.errors.SamplerrError`).
+Errors are :class:`CheckpointError` (a :class:`~samplerr.core.errors.SamplerrError`), and
+:class:`CheckpointConflictError` when a newer checkpoint is in the way.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 class CheckpointError(SamplerrError):
     """A checkpoint could not be written, or one found is unreadable."""
+
+
+class CheckpointConflictError(CheckpointError):
+    """The store holds a newer checkpoint of the partition: another member owns it now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +271,7 @@ class EsCheckpointStore:
         except EsRequestError as exc:
             raise CheckpointError(f"checkpoint {checkpoint.label} not written: {exc}") from exc
         if answer.status == 409:
-            raise CheckpointError(
+            raise CheckpointConflictError(
                 f"checkpoint {checkpoint.label} not written: the store holds a newer checkpoint of this "
                 "partition (another member of the group owns it now)"
             )

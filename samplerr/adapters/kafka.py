@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from samplerr.core.config import KafkaSettings
-from samplerr.core.errors import SourceError
+from samplerr.core.errors import SamplerrError, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +148,9 @@ class KafkaSource:
                 on_lost=self._lost_cb,
             )
         except KafkaException as exc:
-            raise SourceError(f"Kafka: cannot subscribe to {', '.join(self.settings.topics)}: "
-                              f"{_describe(exc)}") from exc
+            raise SourceError(
+                f"Kafka: cannot subscribe to {', '.join(self.settings.topics)}: {_describe(exc)}"
+            ) from exc
 
     @property
     def assigned(self) -> frozenset[TopicPart]:
@@ -240,7 +241,7 @@ class KafkaSource:
         error = self._callback_error
         if error is not None:
             self._callback_error = None
-            if isinstance(error, SourceError):
+            if isinstance(error, SamplerrError):
                 raise error
             raise SourceError(f"Kafka rebalance failed: {error}") from error
 

@@ -1,0 +1,194 @@
+"""Wiring of ``samplerr run``: builds the source, writer, store, metrics and jobs, and runs them.
+
+:func:`run_service` is what the command calls (and what tests may call directly). Order at start:
+metrics server (so ``/healthz`` answers while waiting), Elasticsearch reachable and the index template
+installed (waiting as long as it takes, a line in the log per failure), the writer thread, the
+lifecycle jobs, then the consuming loop. At the end the same in reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, Literal, Protocol
+
+from samplerr.adapters.checkpoint import (
+    CheckpointStore,
+    EsCheckpointStore,
+    FsCheckpointStore,
+    checkpoint_index,
+)
+from samplerr.adapters.es_bulk import BulkWriter
+from samplerr.adapters.es_connection import EsConnection, EsRequestError
+from samplerr.adapters.es_template import install_template
+from samplerr.adapters.kafka import KafkaSource
+from samplerr.core.config import Config, InputFormat
+from samplerr.core.errors import SamplerrError
+from samplerr.metrics import Health, MetricsServer, ServiceMetrics
+from samplerr.service import KafkaOptions, KafkaService
+from samplerr.service_jobs import JobScheduler, ScheduledJob, lifecycle_jobs
+from samplerr.service_sink import Sink
+from samplerr.service_stream import StreamService
+
+log = logging.getLogger(__name__)
+
+SourceKind = Literal["kafka", "file", "stdin"]
+STALL_AFTER = 60.0  # seconds without a loop iteration before /healthz fails
+SINK_FAILING_AFTER = 60.0  # seconds of failed writes before /healthz fails
+MAX_WAIT = 30.0  # seconds between two attempts to reach Elasticsearch at start
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    source: SourceKind = "kafka"
+    input_path: str = "-"  # for source "file"
+    fmt: InputFormat | None = None  # for file/stdin; Kafka uses [kafka] format / topic_formats
+    lifecycle: bool = True
+    listen: str | None = None  # overrides [service] listen
+    kafka: KafkaOptions = field(default_factory=KafkaOptions)
+
+
+class _Loop(Protocol):
+    last_progress: float
+
+    def run(self) -> int: ...
+
+    def request_stop(self) -> None: ...
+
+    @property
+    def stopping(self) -> bool: ...
+
+
+def make_store(config: Config, connection: EsConnection) -> CheckpointStore:
+    if config.service.checkpoint == "elasticsearch":
+        return EsCheckpointStore(connection, checkpoint_index(config.elasticsearch.index_prefix))
+    return FsCheckpointStore(config.service.checkpoint_dir)
+
+
+def run_service(config: Config, options: RunOptions, *, install_signals: bool = True) -> int:
+    """Run until the input ends (file, stdin) or a signal arrives (Kafka); return the exit status."""
+    metrics = ServiceMetrics()
+    connection = EsConnection(config.elasticsearch)
+    writer = BulkWriter(connection)
+    store = make_store(config, connection)
+    sink = Sink(
+        writer.write,
+        store if options.source == "kafka" else None,
+        metrics,
+        batch_bytes=config.elasticsearch.bulk_max_bytes,
+        high_water=options.kafka.high_water,
+    )
+    loop: _Loop
+    if options.source == "kafka":
+        source = KafkaSource(config.kafka, client_id=f"samplerr-{socket.gethostname()}")
+        loop = KafkaService(config, source, sink, store, metrics, options.kafka)
+    else:
+        path = options.input_path if options.source == "file" else "-"
+        loop = StreamService(config, path, options.fmt or config.kafka.format, sink, metrics)
+    health = Health(
+        problems_source=lambda: _problems(loop, sink),
+        details_source=lambda: _details(options, loop, sink),
+    )
+    server = MetricsServer(options.listen or config.service.listen, metrics, health)
+    if install_signals:
+        _install_signals(loop)
+    server.start()
+    scheduler: JobScheduler | None = None
+    try:
+        if not _prepare_elasticsearch(connection, config, loop):
+            return 1 if not loop.stopping else 0
+        jobs: list[ScheduledJob] = []
+        if options.lifecycle and config.schedule.enabled:
+            jobs = lifecycle_jobs(config, connection)
+        scheduler = JobScheduler(jobs, metrics)
+        sink.start()
+        scheduler.start()
+        status = loop.run()
+        drained = _drain(sink, config, options, loop)
+        return status if drained else 1
+    except SamplerrError as exc:
+        log.error("%s", exc)
+        return 1
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown()
+        server.stop()
+        connection.close()
+
+
+def _prepare_elasticsearch(connection: EsConnection, config: Config, loop: _Loop) -> bool:
+    """Reach Elasticsearch and install the template, waiting while it is down; False if it refuses."""
+    pause = 1.0
+    while not loop.stopping:
+        try:
+            result = install_template(connection, config)
+        except EsRequestError as exc:
+            if not exc.retryable:
+                log.error("Elasticsearch refuses samplerr: %s", exc)
+                return False
+            log.warning("waiting for Elasticsearch (again in %.0f s): %s", pause, exc)
+            deadline = time.monotonic() + pause
+            while time.monotonic() < deadline and not loop.stopping:
+                time.sleep(0.1)
+            pause = min(MAX_WAIT, pause * 2)
+            continue
+        log.info("index template %s: %s", result.name, result.action)
+        return True
+    return False
+
+
+def _drain(sink: Sink, config: Config, options: RunOptions, loop: _Loop) -> bool:
+    """Let the writer finish; a file or stdin waits for every document, Kafka up to a second."""
+    if options.source == "kafka":
+        return sink.close(1.0)
+    while not sink.wait_idle(1.0):
+        if sink.fatal is not None:
+            return False
+        if loop.stopping and not sink.wait_idle(float(config.service.shutdown_timeout)):
+            log.error("stopped before Elasticsearch took every document: %s", sink.last_error or "time is up")
+            sink.close(0)
+            return False
+    return sink.close(1.0)
+
+
+def _problems(loop: _Loop, sink: Sink) -> list[str]:
+    problems = []
+    stalled = time.monotonic() - loop.last_progress
+    if stalled > STALL_AFTER:
+        problems.append(f"the consuming loop has not progressed for {stalled:.0f} s")
+    failing = sink.failing_for
+    if failing > SINK_FAILING_AFTER:
+        problems.append(f"Elasticsearch has not taken writes for {failing:.0f} s: {sink.last_error}")
+    if sink.fatal is not None:
+        problems.append(f"the Elasticsearch writer stopped: {sink.fatal}")
+    return problems
+
+
+def _details(options: RunOptions, loop: _Loop, sink: Sink) -> dict[str, Any]:
+    details: dict[str, Any] = {"source": options.source, "queued_bytes": sink.queued_bytes}
+    if isinstance(loop, KafkaService):
+        details["partitions"] = sorted(str(tp) for tp in loop.partitions)
+        details["paused"] = loop.source.paused
+    return details
+
+
+def _install_signals(loop: _Loop) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if loop.stopping:
+            log.error("%s again: exiting now (the last checkpoints stand)", name)
+            os._exit(1)
+        log.info("%s: stopping", name)
+        loop.request_stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
