@@ -12,6 +12,7 @@ from samplerr import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "samplerr.commands.check",
     "samplerr.commands.init",
+    "samplerr.commands.lifecycle",
 )
 
 HELP = """\
