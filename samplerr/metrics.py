@@ -207,7 +207,9 @@ class MetricsServer:
             raise ConfigError("[service]", "listen", f"cannot listen on {listen}: {why}") from exc
         self._server.metrics = metrics
         self._server.health = health
-        self._thread = threading.Thread(target=self._server.serve_forever, name="metrics", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.1,), name="metrics", daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -69,7 +69,7 @@ class Sink:
         *,
         batch_bytes: int = 4 * 1024 * 1024,
         high_water: int = 32 * 1024 * 1024,
-        sleep_event: threading.Event | None = None,
+        first_pause: float = FIRST_PAUSE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._write = write
@@ -83,7 +83,8 @@ class Sink:
         self._queued_bytes = 0
         self._cond = threading.Condition()
         self._stopping = False
-        self._abort = sleep_event or threading.Event()
+        self._abort = threading.Event()
+        self._first_pause = first_pause
         self._failing_since: float | None = None
         self._last_error = ""
         self._thread = threading.Thread(target=self._run, name="sink", daemon=True)
@@ -206,7 +207,7 @@ class Sink:
 
     def _write_all(self, data: bytes) -> bool:
         """Write ``data`` until every document is acknowledged or refused for good; False if aborted."""
-        pause = FIRST_PAUSE
+        pause = self._first_pause
         while True:
             try:
                 report = self._write(data)
@@ -255,7 +256,7 @@ class Sink:
             for checkpoint in round_.checkpoints:
                 if round_.cancelled or store is None:
                     break
-                pause = FIRST_PAUSE
+                pause = self._first_pause
                 while not round_.cancelled:
                     try:
                         store.save(checkpoint)
