@@ -10,9 +10,11 @@ from samplerr import __version__
 
 # Each module registers its command(s) with ``register(app)``.
 COMMAND_MODULES: tuple[str, ...] = (
+    "samplerr.commands.downsample",
     "samplerr.commands.check",
     "samplerr.commands.init",
     "samplerr.commands.lifecycle",
+    "samplerr.commands.run",
 )
 
 HELP = """\
