@@ -1,0 +1,150 @@
+"""Decoding input lines into events: the :class:`Decoder` for every input format.
+
+A :class:`Decoder` turns lines into an :class:`~samplerr.core.events.EventBatch`: series ids
+(interned in a :class:`~samplerr.core.events.SeriesRegistry`), UTC epoch milliseconds and float
+values, in arrival order, with rejections counted by reason and a few example lines per reason.
+Decoding never raises on input and never reads the clock; its result does not depend on how the
+lines are split into calls.
+
+Lines
+    Each line is decoded on its own. Empty and blank lines are skipped silently (and, in line
+    protocol, ``#`` comments). A line longer than 1 MiB is ``not_parseable`` without being read.
+    A line that is not valid UTF-8 is ``not_parseable``.
+
+Formats
+    ``json`` (Riemann)
+        One JSON object per line: ``host``, ``service``, ``metric``, ``time``, ``tags``, any other
+        attributes. The value is ``metric`` or, when it is absent or null, ``metric_sint64``,
+        ``metric_d``, ``metric_f`` (the first present). ``time`` is epoch seconds (an integer or a
+        float; another unit with ``timestamp_unit``) or an ISO 8601 string as Riemann writes it;
+        when ``time`` is absent or null, ``@timestamp`` (Logstash) is used. A missing ``host`` or
+        ``service`` is the empty string, like any missing key field: the event is kept (Riemann
+        allows it), in the series whose key has ``""`` there. ``NaN``/``Infinity`` literals (as
+        Python writes them) and the strings ``"NaN"``/``"Infinity"``/``"-Infinity"`` (as Jackson
+        writes them) are ``not_finite``; any other string, a boolean, a list or an object as the
+        value is ``no_value``. Field values that are not strings become text (``field_text``:
+        ``1.5``, ``true``; the ``tags`` list sorted and joined with ``,``).
+    ``telegraf`` (Telegraf's JSON serializer)
+        ``{"name": m, "tags": {...}, "fields": {...}, "timestamp": t}`` per line, or Telegraf's
+        batch ``{"metrics": [...]}``. ``timestamp`` is in seconds unless ``timestamp_unit`` says
+        otherwise (Telegraf's ``json_timestamp_units``); an ISO 8601 string is accepted too.
+    ``influx`` (InfluxDB line protocol, Telegraf's default Kafka output)
+        ``measurement[,tag=value...] field=value[,field=value...] [timestamp]`` with the
+        protocol's escaping: ``\\,`` and ``\\ `` in the measurement; ``\\,``, ``\\=``, ``\\ ``
+        in tag keys, tag values and field keys; ``\\"`` and ``\\\\`` inside quoted string
+        values. Values: floats (``1``, ``-1.5e3``), integers ``12i``, unsigned ``12u``, booleans
+        (``t``, ``T``, ``true``, ``True``, ``TRUE``, ``f`` …), quoted strings. The timestamp is
+        an integer in nanoseconds unless ``timestamp_unit`` (the writer's precision) says
+        otherwise; a line without one is ``no_time`` (the decoder never reads the clock).
+    ``graphite`` (plaintext)
+        ``path value timestamp``, separated by spaces or tabs; the timestamp in seconds, an
+        integer or a float. Graphite tags (``path;tag=value;tag2=value2``) become fields.
+
+    In Telegraf JSON and line protocol every numeric field is an event of its own series:
+    ``service`` is ``<measurement>.<field>`` and every tag (``host`` included) is a field.
+    Booleans are 1.0 and 0.0. A string field is skipped and counted as ``not_numeric`` (visible,
+    not an error); a metric without any field is ``no_value`` once. In graphite, ``service`` is
+    the path and the tags are fields. A tag named ``service`` would clash with the computed
+    ``service``: it is kept as ``service_tag``.
+
+Series
+    With ``[series] key`` set, the key is exactly those fields, a missing one being ``""``.
+    Otherwise it is ``host`` + ``service`` for ``json`` and ``service`` + every tag for the other
+    formats. ``include`` / ``exclude`` map a field to glob patterns (``fnmatch``, case-sensitive,
+    matching the whole value; a missing field is ``""``): an event is kept when, for every
+    ``include`` field, its value matches one of the patterns, and no ``exclude`` field matches.
+    For Riemann's ``tags`` list, a pattern matches when it matches any one tag.
+
+Rejections
+    One outcome per would-be event (a line of JSON or graphite; a field of Telegraf JSON or
+    line protocol), the first that applies in this order: ``not_parseable`` (the whole line,
+    counted once), ``filtered``, ``no_value`` / ``not_numeric`` / ``not_finite`` (NaN, ±inf,
+    and numbers that overflow a double), ``no_time`` (absent, or not a number or an ISO 8601
+    date-time, or NaN), ``time_out_of_range`` (outside ``[MIN_TIME_MS, MAX_TIME_MS)``).
+    Times are converted exactly as :mod:`samplerr.core.decoding_times` describes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Final, Protocol, get_args
+
+from samplerr.core.config import InputFormat, SeriesSettings
+from samplerr.core.decoding_batch import BatchBuilder
+from samplerr.core.decoding_json import RiemannJsonDecoder
+from samplerr.core.decoding_series import SeriesMapper
+from samplerr.core.decoding_times import TIME_UNITS, TimeUnit
+from samplerr.core.events import EventBatch, SeriesRegistry
+
+__all__ = ["MAX_LINE_BYTES", "Decoder", "TimeUnit"]
+
+MAX_LINE_BYTES: Final = 1 << 20  # longer lines are not_parseable, unread
+
+DEFAULT_TIME_UNIT: Final[dict[str, TimeUnit]] = {
+    "json": "s",
+    "telegraf": "s",
+    "influx": "ns",
+    "graphite": "s",
+}
+
+
+class _FormatDecoder(Protocol):
+    def decode(self, lines: Sequence[bytes], out: BatchBuilder) -> None: ...
+
+
+class Decoder:
+    """Decodes lines of one input format into event batches.
+
+    ``timestamp_unit`` is the unit of numeric timestamps: by default seconds for ``json``,
+    ``telegraf`` and ``graphite`` and nanoseconds for ``influx``. It is never guessed.
+    Raises ``ValueError`` for an unknown format or unit.
+    """
+
+    __slots__ = ("_format", "fmt", "timestamp_unit")
+
+    def __init__(
+        self,
+        fmt: InputFormat,
+        series: SeriesSettings,
+        registry: SeriesRegistry,
+        *,
+        timestamp_unit: TimeUnit | None = None,
+    ) -> None:
+        if fmt not in get_args(InputFormat):
+            raise ValueError(f"unknown input format {fmt!r} (valid: {', '.join(get_args(InputFormat))})")
+        if timestamp_unit is not None and timestamp_unit not in TIME_UNITS:
+            raise ValueError(f"unknown timestamp unit {timestamp_unit!r} (valid: {', '.join(TIME_UNITS)})")
+        self.fmt = fmt
+        self.timestamp_unit: TimeUnit = timestamp_unit or DEFAULT_TIME_UNIT[fmt]
+        self._format: _FormatDecoder
+        if fmt == "json":
+            self._format = RiemannJsonDecoder(
+                SeriesMapper(series, registry, ("host", "service")), self.timestamp_unit
+            )
+        else:
+            raise NotImplementedError(fmt)
+
+    def decode_lines(self, lines: Iterable[bytes]) -> EventBatch:
+        """Decode lines (each one line, with or without its ``\\n``)."""
+        items = lines if isinstance(lines, list) else list(lines)
+        return self._decode(items, may_be_long=True)
+
+    def decode_buffer(self, data: bytes) -> EventBatch:
+        """Decode a chunk of whole lines separated by ``\\n`` (the last one may lack it)."""
+        return self._decode(data.split(b"\n"), may_be_long=len(data) > MAX_LINE_BYTES)
+
+    def _decode(self, items: list[bytes], *, may_be_long: bool) -> EventBatch:
+        out = BatchBuilder()
+        if may_be_long and items and max(map(len, items)) > MAX_LINE_BYTES:
+            start = 0
+            for index, line in enumerate(items):
+                if len(line) > MAX_LINE_BYTES and len(line.rstrip(b"\r\n")) > MAX_LINE_BYTES:
+                    if start < index:
+                        self._format.decode(items[start:index], out)
+                    out.reject("not_parseable", line)
+                    start = index + 1
+            if start < len(items):
+                self._format.decode(items[start:], out)
+        elif items:
+            self._format.decode(items, out)
+        return out.build()
