@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from samplerr.core.config import Config, InputFormat
 from samplerr.core.consolidation import Consolidator, WindowResults
 from samplerr.core.decoding import Decoder
-from samplerr.core.documents import render_bulk
+from samplerr.core.documents import DocumentRenderer
 from samplerr.core.events import EventBatch, SeriesRegistry
 
 
@@ -41,6 +41,9 @@ class Pipeline:
         self.registry = SeriesRegistry()
         self.decoder = Decoder(fmt, config.series, self.registry)
         self.consolidator = Consolidator(config.archives, config.consolidation)
+        self.renderer = DocumentRenderer(
+            self.registry, config.consolidation.layout, config.elasticsearch.index_prefix
+        )
         self.counters = PipelineCounters(docs_per_archive=[0] * len(config.archives))
 
     def feed_buffer(self, data: bytes) -> None:
@@ -67,13 +70,12 @@ class Pipeline:
 
     def _render(self, results: list[WindowResults]) -> list[BulkBody]:
         bodies: list[BulkBody] = []
-        es = self.config.elasticsearch
         for res in results:
             if not len(res):
                 continue
-            archive = self.config.archives[res.archive]
-            body = render_bulk(res, archive, self.registry, self.config.consolidation.layout, es.index_prefix)
-            docs = body.count(b"\n") // 2
+            before = self.renderer.documents
+            body = self.renderer.render(res, self.config.archives[res.archive])
+            docs = self.renderer.documents - before
             self.counters.docs_per_archive[res.archive] += docs
             bodies.append(BulkBody(res.archive, docs, body))
         return bodies
