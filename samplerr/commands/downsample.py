@@ -5,20 +5,22 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, BinaryIO, Literal
+from typing import TYPE_CHECKING, Annotated, BinaryIO, Literal
 
 import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
-from samplerr.adapters.elasticsearch import BulkReport, BulkWriter, EsConnection, install_template
 from samplerr.adapters.files import OpenInput, iter_line_chunks, open_input, open_output
 from samplerr.commands.common import EXIT_FAILURE, EXIT_USAGE, ConfigOption, config_or_exit, fail
 from samplerr.commands.init import with_hosts
 from samplerr.core.config import Config, InputFormat
 from samplerr.core.errors import SamplerrError
 from samplerr.pipeline import BulkBody, Pipeline
+
+if TYPE_CHECKING:
+    from samplerr.adapters.elasticsearch import BulkReport
 
 FormatOption = Literal["json", "telegraf", "influx", "graphite"]
 BodySink = Callable[[BulkBody], None]
@@ -185,6 +187,8 @@ def _downsample_to_es(
     config: Config, source: OpenInput, fmt: InputFormat, err: Console
 ) -> tuple[DownsampleSummary, BulkReport]:
     """Downsample into Elasticsearch: template first, then every body through the bulk writer."""
+    # Imported here: the Elasticsearch client takes a noticeable share of a file run's start-up.
+    from samplerr.adapters.elasticsearch import BulkWriter, EsConnection, install_template  # noqa: PLC0415
     with EsConnection(config.elasticsearch) as connection:
         install_template(connection, config)
         writer = BulkWriter(connection)
