@@ -66,13 +66,16 @@ Rejections
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final, Protocol, get_args
 
 from samplerr.core.config import InputFormat, SeriesSettings
 from samplerr.core.decoding_batch import BatchBuilder
+from samplerr.core.decoding_graphite import GraphiteDecoder
+from samplerr.core.decoding_influx import InfluxDecoder
 from samplerr.core.decoding_json import RiemannJsonDecoder
 from samplerr.core.decoding_series import SeriesMapper
+from samplerr.core.decoding_telegraf import TelegrafJsonDecoder
 from samplerr.core.decoding_times import TIME_UNITS, TimeUnit
 from samplerr.core.events import EventBatch, SeriesRegistry
 
@@ -118,11 +121,16 @@ class Decoder:
         self.timestamp_unit: TimeUnit = timestamp_unit or DEFAULT_TIME_UNIT[fmt]
         self._format: _FormatDecoder
         if fmt == "json":
-            self._format = RiemannJsonDecoder(
-                SeriesMapper(series, registry, ("host", "service")), self.timestamp_unit
-            )
-        else:
-            raise NotImplementedError(fmt)
+            mapper = SeriesMapper(series, registry, ("host", "service"))
+            self._format = RiemannJsonDecoder(mapper, self.timestamp_unit)
+        else:  # the default key is service + every tag
+            mapper = SeriesMapper(series, registry, None)
+            decoders: dict[str, Callable[[SeriesMapper, str], _FormatDecoder]] = {
+                "telegraf": TelegrafJsonDecoder,
+                "influx": InfluxDecoder,
+                "graphite": GraphiteDecoder,
+            }
+            self._format = decoders[fmt](mapper, self.timestamp_unit)
 
     def decode_lines(self, lines: Iterable[bytes]) -> EventBatch:
         """Decode lines (each one line, with or without its ``\\n``)."""

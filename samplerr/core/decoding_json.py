@@ -21,7 +21,7 @@ import orjson
 
 from samplerr.core.decoding_batch import BatchBuilder
 from samplerr.core.decoding_series import CACHE_LIMIT, FILTERED, SeriesMapper, field_text
-from samplerr.core.decoding_times import US_PER_UNIT, float_time_ms, in_range, int_time_ms, iso_time_ms
+from samplerr.core.decoding_times import US_PER_UNIT, IsoTimeCache, in_range, json_time_ms
 from samplerr.core.events import MAX_TIME_MS, MIN_TIME_MS
 
 # outcome codes of one line, by priority: when several apply, the highest one is counted
@@ -98,7 +98,7 @@ def metric_value(metric: object, event: Event | None) -> tuple[float, int]:
 class RiemannJsonDecoder:
     """Decodes lines of Riemann JSON into a :class:`BatchBuilder`."""
 
-    __slots__ = ("_cache", "_iso_cache", "_mapper", "_needed", "_unit")
+    __slots__ = ("_cache", "_iso_ms", "_mapper", "_needed", "_unit")
 
     def __init__(self, mapper: SeriesMapper, unit: str) -> None:
         assert mapper.needed_fields is not None  # JSON always has a key: host+service by default
@@ -106,7 +106,7 @@ class RiemannJsonDecoder:
         self._needed = mapper.needed_fields
         self._unit = unit
         self._cache: dict[tuple[object, ...], int] = {}
-        self._iso_cache: dict[str, int | None] = {}
+        self._iso_ms = IsoTimeCache()
 
     # -- the per-line loop --------------------------------------------------------------------------
 
@@ -269,24 +269,7 @@ class RiemannJsonDecoder:
 
     def _time_of(self, moment: object) -> tuple[int, int]:
         """Epoch ms of a ``time`` value and the outcome code."""
-        ms: int | None
-        if type(moment) is int or type(moment) is bool:
-            ms = int_time_ms(int(moment), self._unit)
-        elif type(moment) is float:
-            ms = float_time_ms(moment, self._unit)
-        elif type(moment) is str:
-            ms = self._iso_ms(moment)
-        else:
-            ms = None
+        ms = json_time_ms(moment, self._unit, self._iso_ms)
         if ms is None:
             return 0, NO_TIME
         return (ms, OK) if in_range(ms) else (0, TIME_OUT_OF_RANGE)
-
-    def _iso_ms(self, text: str) -> int | None:
-        try:
-            return self._iso_cache[text]
-        except KeyError:
-            if len(self._iso_cache) >= _ISO_CACHE_LIMIT:
-                self._iso_cache.clear()
-            ms = self._iso_cache[text] = iso_time_ms(text)
-            return ms

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 
 import orjson
@@ -18,6 +18,7 @@ from samplerr.core.config import SeriesSettings
 from samplerr.core.events import SeriesKey, SeriesRegistry
 
 FILTERED: Final = -1  # the sid of an event that [series] include/exclude drops
+KEPT: Final = -3  # a field that passes the filters but was not interned (string values only so far)
 CACHE_LIMIT: Final = 1 << 20  # decoders forget their raw-value caches past this many entries
 
 _NO_VALUES: Mapping[str, Sequence[str]] = {}
@@ -99,3 +100,35 @@ class SeriesMapper:
         if not self.keeps(fields, lists):
             return FILTERED
         return self._registry.intern(self.key(fields))
+
+
+SERVICE_TAG: Final = "service_tag"  # where a tag named "service" goes: "service" is computed
+_FIELD_CACHE_LIMIT: Final = 4096
+
+
+class TaggedSeries:
+    """The series of one measurement and tag set (Telegraf, line protocol, graphite tags).
+
+    Each numeric field is an event of its own series: ``service`` is ``<measurement>.<field>``
+    (or just the path, for graphite) and every tag is a field. ``sids`` remembers the series id
+    of each field by its raw key, so a field's key is built once.
+    """
+
+    __slots__ = ("_base", "_mapper", "_prefix", "sids")
+
+    def __init__(self, mapper: SeriesMapper, measurement: str, tags: Iterable[tuple[str, str]]) -> None:
+        self._mapper = mapper
+        self._prefix = measurement
+        self._base = {(SERVICE_TAG if name == "service" else name): value for name, value in tags}
+        self.sids: dict[object, int] = {}
+
+    def sid(self, raw_field: object, field: str | None, *, intern: bool = True) -> int:
+        """The series id of ``field`` (None: the measurement itself is the service), FILTERED,
+        or, with ``intern=False`` (a string field), :data:`KEPT` instead of a new series."""
+        fields = dict(self._base)
+        fields["service"] = self._prefix if field is None else f"{self._prefix}.{field}"
+        sid = self._mapper.sid(fields) if intern else (KEPT if self._mapper.keeps(fields) else FILTERED)
+        if len(self.sids) >= _FIELD_CACHE_LIMIT:
+            self.sids.clear()
+        self.sids[raw_field] = sid
+        return sid

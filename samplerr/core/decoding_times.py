@@ -17,6 +17,7 @@ Exact rules (the scalar functions here and the vector ones in :mod:`decoding_jso
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
@@ -68,10 +69,32 @@ def iso_time_ms(text: str) -> int | None:
         return OUT_OF_RANGE
 
 
-def number_time_ms(t: object, unit: str) -> int | None:
-    """Epoch ms of a time that should be a number (not a bool); None when it is not one or NaN."""
-    if type(t) is int:
-        return int_time_ms(t, unit)
-    if type(t) is float:
-        return float_time_ms(t, unit)
+def json_time_ms(moment: object, unit: str, iso: Callable[[str], int | None] = iso_time_ms) -> int | None:
+    """Epoch ms of a time read from JSON: a number in ``unit`` (a boolean counts as 0 or 1) or
+    an ISO 8601 string; None when it is neither (or NaN)."""
+    if type(moment) is int or type(moment) is bool:
+        return int_time_ms(int(moment), unit)
+    if type(moment) is float:
+        return float_time_ms(moment, unit)
+    if type(moment) is str:
+        return iso(moment)
     return None
+
+
+class IsoTimeCache:
+    """:func:`iso_time_ms` remembered per text: events of one batch often share their time."""
+
+    __slots__ = ("_known",)
+    LIMIT: Final = 4096
+
+    def __init__(self) -> None:
+        self._known: dict[str, int | None] = {}
+
+    def __call__(self, text: str) -> int | None:
+        try:
+            return self._known[text]
+        except KeyError:
+            if len(self._known) >= self.LIMIT:
+                self._known.clear()
+            ms = self._known[text] = iso_time_ms(text)
+            return ms
