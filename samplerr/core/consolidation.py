@@ -64,7 +64,6 @@ from samplerr.core.partials import (
     aggregates_for,
     cascade,
     partials_from_events,
-    time_major_order,
 )
 from samplerr.core.windows import ArchiveState
 
@@ -189,10 +188,8 @@ class Consolidator:
                     )
             else:
                 part = cascade(part, self._steps_ms[i] // self._steps_ms[i - 1], self._carry[i])
-            if len(part) == 0:
-                continue
-            ordered = part.take(time_major_order(part), self._aggregates[i])
-            state.merge(ordered, ordered.time_major_keys())
+            if len(part):
+                state.merge(part, part.time_major_keys())
 
     def _late_events(self, times: I64, prev_max: int | None) -> list[BoolArray | None]:
         """Count late and dropped events per archive; the mask of events kept, or None for all."""

@@ -3,8 +3,9 @@
 Rows are (series, window) partials sorted time-major by ``key = window << 31 | series``. Because
 events mostly arrive in time order, the useful operations all touch one end of the buffer:
 
-* merging a batch's partials rewrites only the rows from the first key it touches to the end
-  (the open windows), and appends the new windows after them;
+* merging a batch's partials updates the windows it touches in place, appends the new windows
+  that come after every existing one, and shifts only the rows after the first window inserted
+  in the middle (a series' first event in a window others already opened);
 * the windows that became final are a prefix of the rows (``window < w_final``), so finding them
   is one binary search and a scan of the rows not yet known to be emitted;
 * the windows whose hold expired are a prefix too, and dropping them moves ``head``.
@@ -40,6 +41,8 @@ HELD: Final = 1
 DIRTY: Final = 2
 
 _MIN_CAPACITY: Final = 256
+# A window's status after a merge: open stays open, an emitted one must be emitted again.
+_AFTER_MERGE: Final = np.array([OPEN, DIRTY, DIRTY], dtype=np.uint8)
 
 Column = npt.NDArray[Any]
 
@@ -91,57 +94,67 @@ class ArchiveState:
     # -- merging --------------------------------------------------------------------------------
 
     def merge(self, part: Partials, keys: I64) -> None:
-        """Merge partials sorted by ``keys`` (time-major, unique) into the state.
+        """Merge partials whose time-major keys are ``keys`` (unique, in any order) into the state.
 
         Existing windows combine with the new partials (a held one becomes ``DIRTY``); new windows
-        are inserted ``OPEN``. Partials must describe events that arrived after every event
-        already merged (first/last ties depend on it).
+        are inserted ``OPEN``: appended when they come after every existing one (the usual case),
+        otherwise by shifting only the rows after the first insertion. Partials must describe
+        events that arrived after every event already merged (first/last ties depend on it).
         """
         m = int(keys.shape[0])
         if m == 0:
             return
         cols = self.columns
-        lo = self.head + int(np.searchsorted(self.keys, keys[0]))
-        if lo == self.tail:  # only new windows, after every existing one: append
-            lo -= self._reserve(m)
-            end = lo + m
-            cols["key"][lo:end] = keys
-            cols["status"][lo:end] = OPEN
-            for name in self.names[2:]:
-                cols[name][lo:end] = getattr(part, name)
-            self.tail = end
-            return
-        region_keys = cols["key"][lo : self.tail]
-        r = int(region_keys.shape[0])
-        pos: I64 = np.searchsorted(region_keys, keys).astype(np.int64, copy=False)
-        found = pos < r
-        found[found] = region_keys[pos[found]] == keys[found]
-        j_found = np.flatnonzero(found)
-        if j_found.shape[0]:
-            self._combine(lo + pos[j_found], part, j_found)
-        self.clean = min(self.clean, lo)
-        j_new = np.flatnonzero(~found)
-        k = int(j_new.shape[0])
-        if k == 0:
-            return
-        lo -= self._reserve(k)
-        # Interleave the k new rows with the r existing rows of the region, keeping key order.
-        is_new = np.zeros(r + k, dtype=np.bool_)
-        is_new[pos[j_new] + np.arange(k)] = True
-        is_old = ~is_new
-        end = lo + r + k
-        for name in self.names:
-            col = cols[name]
-            merged = np.empty(r + k, dtype=col.dtype)
-            merged[is_old] = col[lo : lo + r]
-            if name == "key":
-                merged[is_new] = keys[j_new]
-            elif name == "status":
-                merged[is_new] = OPEN
+        live = self.keys
+        n_live = int(live.shape[0])
+        pos: I64 = np.searchsorted(live, keys)
+        if n_live:
+            found = live[np.minimum(pos, n_live - 1)] == keys
+            j_found = np.flatnonzero(found)
+            if j_found.shape[0]:
+                rows = pos[j_found] + self.head
+                self._combine(rows, part, j_found)
+                self.clean = min(self.clean, int(rows.min()))
+                if j_found.shape[0] == m:
+                    return
+                j_new: I64 = np.flatnonzero(~found)
             else:
-                merged[is_new] = getattr(part, name)[j_new]
-            col[lo:end] = merged
+                j_new = np.arange(m, dtype=np.int64)
+        else:
+            j_new = np.arange(m, dtype=np.int64)
+        new_keys = keys[j_new]
+        k = int(j_new.shape[0])
+        if k > 1 and not bool(np.all(new_keys[1:] > new_keys[:-1])):
+            order = np.argsort(new_keys)
+            j_new, new_keys = j_new[order], new_keys[order]
+        ins = pos[j_new]  # where each new key goes among the live rows (non-decreasing)
+        first = int(ins[0])
+        self._reserve(k)  # may move the live rows to the front: positions are relative to head
+        head = self.head
+        if first == n_live:  # after every existing window: append
+            end = self.tail + k
+            cols["key"][self.tail : end] = new_keys
+            cols["status"][self.tail : end] = OPEN
+            for name in self.names[2:]:
+                cols[name][self.tail : end] = getattr(part, name)[j_new]
+        else:
+            # Each row from the first insertion on moves down by the number of new rows before it.
+            moved = np.arange(first, n_live, dtype=np.int64)
+            dest_old = moved + np.searchsorted(ins, moved, side="right") + head
+            dest_new = ins + np.arange(k, dtype=np.int64) + head
+            src = slice(head + first, self.tail)
+            for name in self.names:
+                col = cols[name]
+                col[dest_old] = col[src]  # NumPy copies first when source and target overlap
+                if name == "key":
+                    col[dest_new] = new_keys
+                elif name == "status":
+                    col[dest_new] = OPEN
+                else:
+                    col[dest_new] = getattr(part, name)[j_new]
+            end = self.tail + k
         self.tail = end
+        self.clean = min(self.clean, head + first)
 
     def _combine(self, rows: I64, part: Partials, j: I64) -> None:
         """Merge partial rows ``j`` into existing state rows ``rows`` (same windows)."""
@@ -169,10 +182,10 @@ class ArchiveState:
             cols["last_t"][rows[take]] = part.last_t[j[take]]
             cols["last_v"][rows[take]] = part.last_v[j[take]]
         status = cols["status"]
-        status[rows] = np.where(status[rows] == OPEN, OPEN, DIRTY)
+        status[rows] = _AFTER_MERGE[status[rows]]
 
     def _reserve(self, extra: int) -> int:
-        """Make room for ``extra`` rows after ``tail``; return how far the live rows moved down."""
+        """Make room for ``extra`` rows after ``tail``; return how far the live rows moved up."""
         cap = self.capacity
         live = self.tail - self.head
         if self.tail + extra <= cap:

@@ -224,6 +224,16 @@ def test_a_late_event_for_a_window_never_opened_opens_it() -> None:
     assert cons.stats.late_merged == 1
 
 
+def test_a_late_window_opened_among_held_ones_is_emitted() -> None:
+    #  series 0: [0,20) [20,40) [40,60) emitted and held   ...   [100,120) open
+    #  series 1: late event at 30 opens [20,40), between held windows of series 0
+    cons = consolidator((20,), lateness=0, late_hold=600)
+    cons.add(batch([(0, 5.0, 1.0), (0, 25.0, 1.0), (0, 45.0, 1.0), (0, 100.0, 1.0)]))
+    assert len(emitted(cons.collect())) == 3
+    cons.add(batch([(1, 30.0, 2.0), (1, 33.0, 4.0)]))
+    assert emitted(cons.collect()) == {(0, 1, 20): Window(2, 6.0, 2.0, 4.0, 2.0, 4.0)}
+
+
 def test_an_event_past_the_hold_is_dropped_and_counted() -> None:
     #  20 s archive: [0, 20) is forgotten once the watermark reaches 20 + 100
     #  60 s archive: [0, 60) is still held until 60 + 100
