@@ -457,6 +457,44 @@ def test_when_the_yearly_index_is_missing_the_expired_monthly_one_is_kept_not_th
     assert targets(result, "samplerr-2026") == {".samplerr-2026.10": "all"}
 
 
+def test_of_two_expired_copies_the_coarser_one_is_kept():
+    #   hourly 6h   x00 x01 ... x23          (every hour of 11-20, all expired)
+    #   daily 2d    x2026.11.20              (expired on 11-23)
+    #   yearly 1y   .                        (2026 missing: the year keeps 11-20)
+    archives = (
+        archive("YYYY.MM.DD.HH", "10s", "6h"),
+        archive("YYYY.MM.DD", "1m", "2d"),
+        archive("YYYY", "1h", "1y"),
+    )
+    hours = [f".samplerr-2026.11.20.{hour:02d}" for hour in range(24)]
+    result = plan([*hours, ".samplerr-2026.11.20"], "2026-11-23T10:00", archives=archives)
+    assert decisions(result) == {**dict.fromkeys(hours, "DELETE"), ".samplerr-2026.11.20": "only copy"}
+    assert targets(result, "samplerr-2026.11.20.05", "hour") == {".samplerr-2026.11.20": "11-20T05..11-20T06"}
+
+
+def test_without_a_fine_enough_copy_the_finest_coarser_one_is_kept():
+    # A week can outlive the month it starts in: ISO week 2026-05 (01-26 .. 02-02) kept 28 d lives
+    # until 03-02, its January expires (1 month) on 03-01. Without weekly indices, January's
+    # monthly index is what is left of 01-26 .. 02-01; the yearly index is coarser.
+    archives = (archive("GGGG-WW", "1h", "28d"), archive("YYYY.MM", "2h", "1mo"), archive("YYYY", "1d", "1y"))
+    result = plan([".samplerr-2026.01", ".samplerr-2026"], "2026-03-01T12:00", archives=archives)
+    assert decisions(result)[".samplerr-2026.01"] == "only copy"
+    assert next(d.detail for d in result.kept if d.index == ".samplerr-2026.01") == (
+        "only copy of data archive GGGG-WW still keeps: 2026-01-26T00:00:00Z .. 2026-02-01T00:00:00Z"
+    )
+    assert targets(result, "samplerr-2026-05") == {
+        ".samplerr-2026.01": "01-26..02-01",
+        ".samplerr-2026": "02-01..02-02",
+    }
+    # a day later the week has expired too
+    assert (
+        decisions(plan([".samplerr-2026.01", ".samplerr-2026"], "2026-03-02T00:00", archives=archives))[
+            ".samplerr-2026.01"
+        ]
+        == "DELETE"
+    )
+
+
 def test_when_the_coarsest_archive_expires_everything_goes():
     indices = [".samplerr-2015", ".samplerr-2015.12", ".samplerr-2015.12.31"]
     result = plan(indices, "2026-01-01T00:00")
