@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 
 # Item statuses worth sending again: the node was overloaded or a shard was not available.
 ITEM_RETRYABLE = frozenset({429, 502, 503, 504})
-# Only what the writer reads from a bulk response: smaller answers travel and parse faster.
-BULK_FILTER_PATH = "took,errors,items.*.status,items.*.error,items.*._id,items.*._index"
+# Only what the writer reads from a bulk answer (and a whole-request error): smaller answers are faster.
+BULK_FILTER_PATH = "took,errors,items.*.status,items.*.error,items.*._id,items.*._index,error,status"
 # The top-level "errors" flag at the start of a bulk answer, after scalar fields only ("took" …).
 _ERRORS_FLAG = re.compile(rb'\A\{\s*(?:"[a-z_]+"\s*:\s*-?[0-9.eE+]+\s*,\s*)*"errors"\s*:\s*(true|false)')
 MAX_FAILURE_SAMPLES = 20

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import threading
 import urllib.parse
 from collections.abc import Mapping
@@ -53,6 +54,8 @@ REDACTED = "***"
 # Statuses worth retrying for a whole request: overload and server-side failures.
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 MIN_MAJOR = 8  # oldest Elasticsearch major samplerr is tested against
+# The text of each warning of a Warning header: 299 Elasticsearch-9.1.0-abc "text" ["date"]
+_WARNING_TEXT = re.compile(r'\d{3} \S+ "((?:[^"\\]|\\.)*)"')
 
 
 class EsRequestError(SinkError):
@@ -224,23 +227,11 @@ class EsConnection:
         if not settings.verify_certs and any(url.startswith("https:") for url in self.hosts):
             log.warning("TLS certificate verification is off for %s", ", ".join(self.hosts))
         try:
-            self._client = Elasticsearch(
-                list(self.hosts),
-                ca_certs=settings.ca_certs or DEFAULT,
-                verify_certs=settings.verify_certs,
-                ssl_show_warn=False,
-                request_timeout=settings.request_timeout,
-                max_retries=0,
-                retry_on_timeout=False,
-                retry_on_status=(),
-                serializers={
-                    "application/json": _BytesSerializer(),
-                    "application/x-ndjson": _BytesSerializer(),
-                },
-                meta_header=False,
-            )
+            self._client = self._make_client(raw_bodies=True)
         except (ValueError, TypeError) as exc:
             raise EsRequestError(f"Elasticsearch {', '.join(self.hosts)}: {self.redact(str(exc))}") from exc
+        self._official: Elasticsearch | None = None
+        self._warned: set[str] = set()
         self._transport = self._client.transport
         self._lock = threading.Lock()
         self._info: ServerInfo | None = None
@@ -263,15 +254,45 @@ class EsConnection:
         auth = "api-key" if self.settings.api_key else ("basic" if self._auth else "none")
         return f"EsConnection(hosts={list(self.hosts)!r}, auth={auth})"
 
+    def _make_client(self, *, raw_bodies: bool) -> Elasticsearch:
+        """A client on the configured hosts; ``raw_bodies``: bytes both ways and no transport retries."""
+        settings = self.settings
+        if raw_bodies:
+            return Elasticsearch(
+                list(self.hosts),
+                ca_certs=settings.ca_certs or DEFAULT,
+                verify_certs=settings.verify_certs,
+                ssl_show_warn=False,
+                request_timeout=settings.request_timeout,
+                serializers={
+                    "application/json": _BytesSerializer(),
+                    "application/x-ndjson": _BytesSerializer(),
+                },
+                max_retries=0,
+                retry_on_timeout=False,
+                retry_on_status=(),
+                meta_header=False,
+            )
+        return Elasticsearch(
+            list(self.hosts),
+            ca_certs=settings.ca_certs or DEFAULT,
+            verify_certs=settings.verify_certs,
+            ssl_show_warn=False,
+            request_timeout=settings.request_timeout,
+            headers={"authorization": self._auth} if self._auth else DEFAULT,
+        )
+
     @property
     def client(self) -> Elasticsearch:
-        """The official client on the same hosts and credentials (API methods send ``compatible-with=9``).
+        """The official client, with its own defaults, on the same hosts, TLS settings and credentials.
 
-        For tools and tests that want the client's helpers; samplerr itself uses :meth:`request`.
+        For tools and tests that want the client's API methods and helpers (which send
+        ``compatible-with=9``, refused by an 8.x server); samplerr itself uses :meth:`request`.
         """
-        if self._auth is None:
-            return self._client
-        return self._client.options(headers={"authorization": self._auth})
+        with self._lock:
+            if self._official is None:
+                self._official = self._make_client(raw_bodies=False)
+            return self._official
 
     def redact(self, text: str) -> str:
         """``text`` with every configured secret replaced by ``***``."""
@@ -281,6 +302,8 @@ class EsConnection:
 
     def close(self) -> None:
         self._client.close()
+        if self._official is not None:
+            self._official.close()
 
     def __enter__(self) -> EsConnection:
         return self
@@ -432,7 +455,18 @@ class EsConnection:
                 f"Elasticsearch {self._hosts_text()}: {method} {_path_of(target)}: {self.redact(str(exc))}",
                 host=self._hosts_text(),
             ) from exc
+        warning = meta.headers.get("warning")
+        if warning:
+            self._log_warning(warning)
         return meta, parsed
+
+    def _log_warning(self, header: str) -> None:
+        """Log each distinct deprecation warning of the server once (the first 100 of them)."""
+        messages = _WARNING_TEXT.findall(header) or [header]
+        for message in messages:
+            if message not in self._warned and len(self._warned) < 100:
+                self._warned.add(message)
+                log.warning("Elasticsearch warns: %s", message)
 
     def _hosts_text(self) -> str:
         return ", ".join(self.hosts)
