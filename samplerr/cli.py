@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "samplerr.commands.init",
     "samplerr.commands.lifecycle",
     "samplerr.commands.run",
+    "samplerr.commands.devserver",
 )
 
 HELP = """\

@@ -1,0 +1,417 @@
+"""``_bulk`` and the single-document APIs (``_doc``, ``_create``, ``_update``, ``_source``, ``_mget``).
+
+The whole NDJSON body is parsed before anything is applied: a malformed action line fails the request
+(400) and changes nothing, as in Elasticsearch. Document lines are parsed per item, so a bad document
+fails only its item. Items rejected by fault injection (429 ``es_rejected_execution_exception``) are
+not applied.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from samplerr.devserver.context import Ctx
+from samplerr.devserver.errors import EsError, illegal_argument, index_not_found, validation_failed
+from samplerr.devserver.faults import rejected_execution
+from samplerr.devserver.http import Request, Response
+from samplerr.devserver.mapping import DocumentRejectedError
+from samplerr.devserver.source import parse_source as parse_source_filter
+from samplerr.devserver.store import Doc, Index, auto_id
+from samplerr.devserver.writes import Writer, item_error
+
+JsonDict = dict[str, Any]
+ACTIONS = ("index", "create", "update", "delete")
+META_KEYS = frozenset(
+    {
+        "_index",
+        "_id",
+        "routing",
+        "version",
+        "version_type",
+        "if_seq_no",
+        "if_primary_term",
+        "pipeline",
+        "require_alias",
+        "retry_on_conflict",
+        "op_type",
+        "_source",
+        "dynamic_templates",
+        "require_data_stream",
+        "list_executed_pipelines",
+    }
+)
+BULK_PARAMS = frozenset(
+    {
+        "refresh",
+        "routing",
+        "timeout",
+        "wait_for_active_shards",
+        "pipeline",
+        "require_alias",
+        "require_data_stream",
+        "_source",
+        "_source_includes",
+        "_source_excludes",
+        "list_executed_pipelines",
+        "include_source_on_error",
+    }
+)
+DOC_PARAMS = frozenset(
+    {
+        "op_type",
+        "if_seq_no",
+        "if_primary_term",
+        "version",
+        "version_type",
+        "refresh",
+        "routing",
+        "timeout",
+        "wait_for_active_shards",
+        "pipeline",
+        "require_alias",
+        "require_data_stream",
+        "include_source_on_error",
+        "list_executed_pipelines",
+    }
+)
+GET_PARAMS = frozenset(
+    {
+        "_source",
+        "_source_includes",
+        "_source_excludes",
+        "realtime",
+        "refresh",
+        "routing",
+        "preference",
+        "stored_fields",
+        "version",
+        "version_type",
+        "force_synthetic_source",
+    }
+)
+
+
+@dataclass
+class Op:
+    action: str
+    index: str
+    doc_id: str | None
+    meta: JsonDict
+    source: bytes | None
+
+
+def _action_line_error(line_no: int, detail: str) -> EsError:
+    return illegal_argument(f"Malformed action/metadata line [{line_no}], {detail}")
+
+
+def parse_bulk(body: bytes, default_index: str | None, params: dict[str, str]) -> list[Op]:
+    if not body.endswith(b"\n"):
+        if not body.strip():
+            raise validation_failed("no requests added")
+        raise illegal_argument("The bulk request must be terminated by a newline [\\n]")
+    lines = body.split(b"\n")
+    last = len(lines) - 1  # the empty string after the final newline
+    ops: list[Op] = []
+    problems: list[str] = []
+    i = 0
+    loads = orjson.loads
+    known = META_KEYS.issuperset
+    while i < last:
+        line = lines[i]
+        i += 1
+        if not line or line.isspace():
+            continue
+        try:
+            action_obj = loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise EsError(
+                400, "x_content_parse_exception", f"[{i}:{exc.pos + 1}] Unexpected character: {exc.msg}"
+            ) from exc
+        if type(action_obj) is not dict or len(action_obj) != 1:
+            raise _bad_action_line(i, action_obj)
+        ((action, meta),) = action_obj.items()
+        if action not in ACTIONS or type(meta) is not dict:
+            raise _bad_action_line(i, action_obj)
+        if not known(meta):
+            unknown = next(k for k in meta if k not in META_KEYS)
+            raise illegal_argument(f"Action/metadata line [{i}] contains an unknown parameter [{unknown}]")
+        name = meta.get("_index", default_index)
+        doc_id = meta.get("_id")
+        if doc_id is not None:
+            if type(doc_id) is not str:
+                doc_id = str(doc_id)
+            if len(doc_id) > 128 and len(doc_id.encode()) > 512:
+                problems.append(
+                    f"id [{doc_id}] is too long, must be no longer than 512 bytes but was: "
+                    f"{len(doc_id.encode())}"
+                )
+        if name is None:
+            problems.append("index is missing")
+            name = ""
+        elif type(name) is not str:
+            name = str(name)
+        source: bytes | None = None
+        if action in {"delete", "update"}:
+            if doc_id is None:
+                problems.append("id is missing")
+        elif action == "index" and meta.get("op_type") == "create":
+            action = "create"
+        if action != "delete":
+            if i >= last:
+                raise illegal_argument("The bulk request must be terminated by a newline [\\n]")
+            source = lines[i]
+            i += 1
+        ops.append(Op(action, name, doc_id, meta, source))
+    if problems:
+        raise validation_failed(*problems)
+    if not ops:
+        raise validation_failed("no requests added")
+    return ops
+
+
+def _bad_action_line(line_no: int, action_obj: Any) -> EsError:
+    if type(action_obj) is not dict:
+        return _action_line_error(line_no, "expected START_OBJECT or END_OBJECT but found [VALUE_STRING]")
+    if len(action_obj) != 1:
+        return _action_line_error(line_no, "expected END_OBJECT but found [FIELD_NAME]")
+    ((action, _meta),) = action_obj.items()
+    if action not in ACTIONS:
+        return _action_line_error(
+            line_no, f"expected field [create], [delete], [index] or [update] but found [{action}]"
+        )
+    return _action_line_error(line_no, "expected START_OBJECT but found [VALUE_STRING]")
+
+
+def bulk_handler(ctx: Ctx, req: Request) -> Response:
+    started = time.perf_counter()
+    if req.params.get("pipeline"):
+        raise illegal_argument(f"pipeline with id [{req.params['pipeline']}] does not exist")
+    ops = parse_bulk(req.body, req.path_params.get("index"), req.params)
+    require_alias = req.flag("require_alias")
+    writer = Writer(ctx, require_alias=require_alias, refresh=req.params.get("refresh"))
+    faults = ctx.faults
+    path = req.path
+    items: list[JsonDict] = []
+    append = items.append
+    errors = 0
+    index_doc, update_doc, delete_doc = writer.index, writer.update, writer.delete
+    with ctx.cluster.lock:
+        for op in ops:
+            action = op.action
+            doc_id = op.doc_id
+            meta = op.meta
+            if doc_id is None and action not in {"update", "delete"}:
+                doc_id = auto_id()
+            if faults.reject_item(path):
+                append({action: item_error(op.index, doc_id, rejected_execution("primary operation"))})
+                errors += 1
+                continue
+            try:
+                if len(meta) > 2:
+                    if meta.get("pipeline"):
+                        raise illegal_argument(f"pipeline with id [{meta['pipeline']}] does not exist")
+                    if "require_alias" in meta:
+                        writer.require_alias = meta["require_alias"] in (True, "true")
+                if action in {"index", "create"}:
+                    assert op.source is not None
+                    result = index_doc(op.index, doc_id, op.source, create=action == "create", meta=meta)
+                elif action == "update":
+                    assert op.source is not None and doc_id is not None
+                    result = update_doc(op.index, doc_id, _update_body(op.source), meta)
+                else:
+                    assert doc_id is not None
+                    result = delete_doc(op.index, doc_id, meta)
+                if result["status"] >= 400:
+                    errors += 1
+                append({action: result})
+            except DocumentRejectedError as exc:
+                append({action: item_error(_concrete(writer, op.index), doc_id, exc.error)})
+                errors += 1
+            except EsError as exc:
+                append({action: item_error(_concrete(writer, op.index), doc_id, exc)})
+                errors += 1
+            writer.require_alias = require_alias
+        writer.finish()
+    ctx.stats.count_bulk(len(ops), errors, writer.written)
+    took = int((time.perf_counter() - started) * 1000)
+    return Response(200, {"errors": errors > 0, "took": took, "items": items}, warnings=writer.warnings)
+
+
+def _update_body(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise EsError(400, "x_content_parse_exception", f"[1:{exc.pos + 1}] {exc.msg}") from exc
+
+
+def _concrete(writer: Writer, name: str) -> str:
+    index = writer._targets.get(name)
+    return index.name if index is not None else name
+
+
+# --- single documents ---------------------------------------------------------------------------------------
+
+
+def _single(result: JsonDict) -> Response:
+    status = result.pop("status")
+    return Response(status, result)
+
+
+def _meta_from_params(params: dict[str, str]) -> JsonDict:
+    return {k: params[k] for k in ("if_seq_no", "if_primary_term", "version", "version_type") if k in params}
+
+
+def index_doc_handler(ctx: Ctx, req: Request) -> Response:
+    name = req.path_params["index"]
+    doc_id = req.path_params.get("id")
+    create = req.endpoint.endswith("_create/{id}") or req.params.get("op_type") == "create"
+    if req.params.get("pipeline"):
+        raise illegal_argument(f"pipeline with id [{req.params['pipeline']}] does not exist")
+    if doc_id is None:
+        if req.params.get("op_type") not in (None, "create", "index"):
+            raise illegal_argument(f"opType must be 'create' or 'index', found: [{req.params['op_type']}]")
+        doc_id = auto_id()
+    if not req.body.strip():
+        raise EsError(400, "action_request_validation_exception", "Validation Failed: 1: source is missing;")
+    writer = Writer(ctx, require_alias=req.flag("require_alias"), refresh=req.params.get("refresh"))
+    with ctx.cluster.lock:
+        try:
+            result = writer.index(name, doc_id, req.body, create=create, meta=_meta_from_params(req.params))
+        except DocumentRejectedError as exc:
+            raise exc.error from exc
+        writer.finish()
+    ctx.stats.count_bulk(1, 0, writer.written)
+    resp = _single(result)
+    resp.warnings = writer.warnings
+    return resp
+
+
+def update_doc_handler(ctx: Ctx, req: Request) -> Response:
+    name = req.path_params["index"]
+    doc_id = req.path_params["id"]
+    body = req.json(required=True)
+    writer = Writer(ctx, require_alias=req.flag("require_alias"), refresh=req.params.get("refresh"))
+    with ctx.cluster.lock:
+        try:
+            result = writer.update(name, doc_id, body, _meta_from_params(req.params))
+        except DocumentRejectedError as exc:
+            raise exc.error from exc
+        writer.finish()
+    resp = _single(result)
+    resp.warnings = writer.warnings
+    return resp
+
+
+def delete_doc_handler(ctx: Ctx, req: Request) -> Response:
+    name = req.path_params["index"]
+    doc_id = req.path_params["id"]
+    writer = Writer(ctx, refresh=req.params.get("refresh"))
+    with ctx.cluster.lock:
+        result = writer.delete(name, doc_id, _meta_from_params(req.params))
+        writer.finish()
+    return _single(result)
+
+
+def _read_index(ctx: Ctx, name: str) -> Index:
+    cluster = ctx.cluster
+    if name in cluster.indices:
+        return cluster.indices[name]
+    members = [n for n, idx in sorted(cluster.indices.items()) if name in idx.aliases]
+    if not members:
+        raise index_not_found(name)
+    if len(members) > 1:
+        raise illegal_argument(
+            f"alias [{name}] has more than one index associated with it [{', '.join(members)}], "
+            "can't execute a single index op"
+        )
+    return cluster.indices[members[0]]
+
+
+def _get_body(
+    index: Index, doc_id: str, doc: Doc | None, source_spec: Any, params: dict[str, str]
+) -> JsonDict:
+    if doc is None:
+        return {"_index": index.name, "_id": doc_id, "found": False}
+    body: JsonDict = {
+        "_index": index.name,
+        "_id": doc_id,
+        "_version": doc.version,
+        "_seq_no": doc.seq_no,
+        "_primary_term": doc.primary_term,
+        "found": True,
+    }
+    source = parse_source_filter(source_spec, params)
+    if source.enabled:
+        body["_source"] = source.apply(doc)
+    return body
+
+
+def _lookup(index: Index, doc_id: str, realtime: bool) -> Doc | None:
+    return index.docs.get(doc_id) if realtime else index.visible.get(doc_id)
+
+
+def get_doc_handler(ctx: Ctx, req: Request) -> Response:
+    doc_id = req.path_params["id"]
+    with ctx.cluster.lock:
+        index = _read_index(ctx, req.path_params["index"])
+        if req.flag("refresh"):
+            index.refresh()
+        doc = _lookup(index, doc_id, req.flag("realtime", True))
+        body = _get_body(index, doc_id, doc, None, req.params)
+    return Response(200 if doc is not None else 404, body)
+
+
+def get_source_handler(ctx: Ctx, req: Request) -> Response:
+    doc_id = req.path_params["id"]
+    with ctx.cluster.lock:
+        index = _read_index(ctx, req.path_params["index"])
+        doc = _lookup(index, doc_id, req.flag("realtime", True))
+        if doc is None:
+            raise EsError(
+                404, "resource_not_found_exception", f"Document not found [{index.name}]/[{doc_id}]"
+            )
+        source = parse_source_filter(None, req.params)
+        body = source.apply(doc)
+    return Response(200, body)
+
+
+def mget_handler(ctx: Ctx, req: Request) -> Response:
+    body = req.json(required=True)
+    if not isinstance(body, dict):
+        raise illegal_argument("mget body must be an object")
+    default_index = req.path_params.get("index")
+    specs: list[JsonDict] = []
+    if "docs" in body:
+        for entry in body["docs"]:
+            if not isinstance(entry, dict):
+                raise illegal_argument("docs entries must be objects")
+            specs.append(entry)
+    elif "ids" in body:
+        specs = [{"_id": i} for i in body["ids"]]
+    else:
+        raise validation_failed("no documents to get")
+    problems = [
+        f"index is missing for doc {n}" for n, s in enumerate(specs) if s.get("_index", default_index) is None
+    ]
+    problems += [f"id is missing for doc {n}" for n, s in enumerate(specs) if s.get("_id") is None]
+    if problems:
+        raise validation_failed(*problems)
+    docs: list[JsonDict] = []
+    realtime = req.flag("realtime", True)
+    with ctx.cluster.lock:
+        for spec in specs:
+            name = str(spec.get("_index", default_index))
+            doc_id = str(spec["_id"])
+            try:
+                index = _read_index(ctx, name)
+            except EsError as exc:
+                docs.append({"_index": name, "_id": doc_id, "error": exc.body()["error"]})
+                continue
+            docs.append(
+                _get_body(index, doc_id, _lookup(index, doc_id, realtime), spec.get("_source"), req.params)
+            )
+    return Response(200, {"docs": docs})
