@@ -203,6 +203,56 @@ def segment_sum(hi: F64, lo: F64 | None, starts: I64, counts: I64) -> tuple[F64,
     return acc_hi[starts], acc_lo[starts]
 
 
+# Segments up to this long reduce min, max and sum together column by column (a few vectorised
+# steps per column); longer ones use ufunc.reduceat and the summation tree.
+_COLUMN_REDUCE_LIMIT: Final = 4
+
+
+def segment_reduce(
+    starts: I64,
+    counts: I64,
+    *,
+    sum_terms: tuple[F64, F64 | None] | None,
+    mins: F64 | None,
+    maxs: F64 | None,
+) -> tuple[F64 | None, F64 | None, F64 | None, F64 | None]:
+    """(sum_hi, sum_lo, min, max) over consecutive segments; an aggregate given as None is skipped.
+
+    ``sum_terms`` is ``(hi, lo)`` (``lo`` None for plain floats), summed as :func:`segment_sum`.
+    """
+    nseg = starts.shape[0]
+    n = int(counts.sum()) if nseg else 0
+    maxc = int(counts.max()) if nseg else 0
+    if maxc > _COLUMN_REDUCE_LIMIT or n == nseg:
+        out_hi = out_lo = None
+        if sum_terms is not None:
+            out_hi, out_lo = segment_sum(sum_terms[0], sum_terms[1], starts, counts)
+        out_min = None if mins is None else (mins[starts] if n == nseg else np.minimum.reduceat(mins, starts))
+        out_max = None if maxs is None else (maxs[starts] if n == nseg else np.maximum.reduceat(maxs, starts))
+        return out_hi, out_lo, out_min, out_max
+    seg_hi = seg_lo = seg_min = seg_max = None
+    if sum_terms is not None:
+        hi, lo = sum_terms
+        seg_hi = hi[starts]
+        seg_lo = np.zeros(nseg) if lo is None else lo[starts]
+    if mins is not None:
+        seg_min = mins[starts]
+    if maxs is not None:
+        seg_max = maxs[starts]
+    for j in range(1, maxc):
+        sel = np.flatnonzero(counts > j)
+        pos = starts[sel] + j
+        if seg_hi is not None and seg_lo is not None and sum_terms is not None:
+            hi, lo = sum_terms
+            t_lo: F64 = np.zeros(sel.shape[0]) if lo is None else lo[pos]
+            seg_hi[sel], seg_lo[sel] = dd_add(seg_hi[sel], seg_lo[sel], hi[pos], t_lo)
+        if seg_min is not None and mins is not None:
+            seg_min[sel] = np.minimum(seg_min[sel], mins[pos])
+        if seg_max is not None and maxs is not None:
+            seg_max[sel] = np.maximum(seg_max[sel], maxs[pos])
+    return seg_hi, seg_lo, seg_min, seg_max
+
+
 # ---------------------------------------------------------------------------------------------
 # Building partials
 
@@ -228,12 +278,13 @@ def _reduce_sorted(
     counts[-1] = n - starts[-1]
     out = Partials(series, window, counts)
     v: F64 = values[order]
-    if "sum" in aggregates:
-        out.sum_hi, out.sum_lo = segment_sum(v, None, starts, counts)
-    if "min" in aggregates:
-        out.min = np.minimum.reduceat(v, starts)
-    if "max" in aggregates:
-        out.max = np.maximum.reduceat(v, starts)
+    out.sum_hi, out.sum_lo, out.min, out.max = segment_reduce(
+        starts,
+        counts,
+        sum_terms=(v, None) if "sum" in aggregates else None,
+        mins=v if "min" in aggregates else None,
+        maxs=v if "max" in aggregates else None,
+    )
     if "first" in aggregates:
         out.first_v = v[starts]
         out.first_t = times[order[starts]]
@@ -317,15 +368,17 @@ def cascade(fine: Partials, ratio: int, aggregates: frozenset[Aggregate]) -> Par
     starts: I64 = np.flatnonzero(flag)
     counts_rows: I64 = np.diff(np.append(starts, n))
     out = Partials(fine.series[starts], window[starts], np.add.reduceat(fine.count, starts))
-    if "sum" in aggregates:
-        assert fine.sum_hi is not None
-        out.sum_hi, out.sum_lo = segment_sum(fine.sum_hi, fine.sum_lo, starts, counts_rows)
-    if "min" in aggregates:
-        assert fine.min is not None
-        out.min = np.minimum.reduceat(fine.min, starts)
-    if "max" in aggregates:
-        assert fine.max is not None
-        out.max = np.maximum.reduceat(fine.max, starts)
+    if ("sum" in aggregates and fine.sum_hi is None) or ("min" in aggregates and fine.min is None) or (
+        "max" in aggregates and fine.max is None
+    ):
+        raise ValueError("the finer partials lack an aggregate the coarser ones need")
+    out.sum_hi, out.sum_lo, out.min, out.max = segment_reduce(
+        starts,
+        counts_rows,
+        sum_terms=(fine.sum_hi, fine.sum_lo) if "sum" in aggregates and fine.sum_hi is not None else None,
+        mins=fine.min if "min" in aggregates else None,
+        maxs=fine.max if "max" in aggregates else None,
+    )
     if "first" in aggregates:
         assert fine.first_t is not None and fine.first_v is not None
         out.first_t, out.first_v = fine.first_t[starts], fine.first_v[starts]

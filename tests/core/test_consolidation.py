@@ -21,6 +21,7 @@ from samplerr.core.config import Archive, ConsolidationSettings
 from samplerr.core.consolidation import Consolidator, WindowResults
 from samplerr.core.durations import Duration
 from samplerr.core.events import EventBatch
+from samplerr.core.partials import segment_reduce, segment_sum
 from samplerr.core.periods import parse_tf
 
 T0 = 1_795_305_600  # 2026-11-22T00:00:00Z
@@ -305,6 +306,27 @@ def test_compensated_sums_do_not_lose_small_terms() -> None:
     for i, v in enumerate(values):  # one event per batch: every addition is a merge
         cons.add(batch([(0, i * 0.5, v)]))
     assert emitted(cons.flush_all())[(0, 0, 0)].sum == 10.0
+
+
+@pytest.mark.parametrize("longest", [1, 3, 6, 40])  # single terms, column by column, tree
+def test_segment_reductions_equal_exact_ones(longest: int) -> None:
+    rng = np.random.default_rng(longest)
+    counts = rng.integers(1, longest + 1, 200)
+    counts[0] = longest
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    values = rng.normal(0, 1, int(counts.sum())) * 10.0 ** rng.integers(-8, 16, int(counts.sum()))
+    for start, count in zip(starts.tolist(), counts.tolist(), strict=True):
+        if count >= 3:  # large terms that cancel: only compensated sums keep the small ones
+            values[start], values[start + count - 1] = 1e17, -1e17
+    hi, lo, mins, maxs = segment_reduce(starts, counts, sum_terms=(values, None), mins=values, maxs=values)
+    assert hi is not None and lo is not None and mins is not None and maxs is not None
+    sums, _ = segment_sum(values, None, starts, counts)
+    for i, (start, count) in enumerate(zip(starts.tolist(), counts.tolist(), strict=True)):
+        terms = values[start : start + count].tolist()
+        exact = Exact(count, math.fsum(terms), math.fsum(map(abs, terms)), min(terms), max(terms), 0, 0)
+        assert abs(hi[i] + lo[i] - exact.sum) <= sum_tolerance(exact)
+        assert abs(sums[i] - exact.sum) <= sum_tolerance(exact)
+        assert (mins[i], maxs[i]) == (exact.min, exact.max)
 
 
 def test_bad_series_ids_are_refused() -> None:
