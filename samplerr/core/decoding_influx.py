@@ -21,20 +21,22 @@ from samplerr.core.decoding_batch import BatchBuilder
 from samplerr.core.decoding_series import CACHE_LIMIT, FILTERED, KEPT, SeriesMapper, TaggedSeries
 from samplerr.core.decoding_times import in_range, int_time_ms
 
+# Every token ends where the next one must start (an unescaped separator), so the quantifiers
+# are possessive: a line that does not match fails in linear time, without backtracking.
 _ESCAPED: Final = rb"\\."  # a backslash takes the next byte with it, whatever it is
-_MEASUREMENT: Final = rb"(?:[^\\ ,]|" + _ESCAPED + rb")+"
-_NAME: Final = rb"(?:[^\\ ,=]|" + _ESCAPED + rb")+"  # tag keys, tag values, field keys
-_STRING: Final = rb'"(?:[^"\\]|' + _ESCAPED + rb')*"'
-_VALUE: Final = _STRING + rb'|[^ ,"\\]+'
+_MEASUREMENT: Final = rb"(?:[^\\ ,]|" + _ESCAPED + rb")++"
+_NAME: Final = rb"(?:[^\\ ,=]|" + _ESCAPED + rb")++"  # tag keys, tag values, field keys
+_STRING: Final = rb'"(?:[^"\\]|' + _ESCAPED + rb')*+"'
+_VALUE: Final = rb"(?>" + _STRING + rb'|[^ ,"\\]++)'
 _LINE: Final = re.compile(
-    rb"(?P<head>" + _MEASUREMENT + rb"(?:," + _NAME + rb"=" + _NAME + rb")*)"
-    rb" +(?P<fields>" + _NAME + rb"=(?:" + _VALUE + rb")(?:," + _NAME + rb"=(?:" + _VALUE + rb"))*)"
-    rb"(?: +(?P<time>[^ ]+))? *",
+    rb"(?P<head>" + _MEASUREMENT + rb"(?:," + _NAME + rb"=" + _NAME + rb")*+)"
+    rb" ++(?P<fields>" + _NAME + rb"=" + _VALUE + rb"(?:," + _NAME + rb"=" + _VALUE + rb")*+)"
+    rb"(?: ++(?P<time>[^ ]++))?+ *+",
     re.DOTALL,
 )
 _PAIR: Final = re.compile(rb"(" + _NAME + rb")=(" + _VALUE + rb")", re.DOTALL)
 _TAG: Final = re.compile(rb"(" + _NAME + rb")=(" + _NAME + rb")", re.DOTALL)
-_HEAD: Final = re.compile(rb"(" + _MEASUREMENT + rb")((?:," + _NAME + rb"=" + _NAME + rb")*)", re.DOTALL)
+_HEAD: Final = re.compile(rb"(" + _MEASUREMENT + rb")((?:," + _NAME + rb"=" + _NAME + rb")*+)", re.DOTALL)
 _NAME_ESCAPE: Final = re.compile(rb"\\([,= ])")
 _MEASUREMENT_ESCAPE: Final = re.compile(rb"\\([, ])")
 
