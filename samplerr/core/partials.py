@@ -113,19 +113,6 @@ class Partials:
     def aggregates(self) -> frozenset[Aggregate]:
         return frozenset(agg for agg in AGGREGATES if getattr(self, COLUMNS[agg][0]) is not None)
 
-    def take(
-        self, index: I64 | npt.NDArray[np.bool_], aggregates: Collection[Aggregate] | None = None
-    ) -> Partials:
-        """The rows selected by an index or mask array, in that order; only the columns of
-        ``aggregates`` (default: all present)."""
-        out = Partials(self.series[index], self.window[index], self.count[index])
-        for name in columns_for(self.aggregates if aggregates is None else aggregates)[1:]:
-            col = getattr(self, name)
-            if col is None:
-                raise ValueError(f"partials lack the {name} column")
-            setattr(out, name, col[index])
-        return out
-
     def time_major_keys(self) -> I64:
         """``window << SERIES_BITS | series`` for every row (the running state's sort key)."""
         keys: I64 = self.window << SERIES_BITS
@@ -387,26 +374,6 @@ def cascade(fine: Partials, ratio: int, aggregates: frozenset[Aggregate]) -> Par
         ends = starts + counts_rows - 1
         out.last_t, out.last_v = fine.last_t[ends], fine.last_v[ends]
     return out
-
-
-def time_major_order(part: Partials) -> I64:
-    """The permutation that sorts rows by (window, series): the running state's order."""
-    n = len(part)
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
-    wmin, wmax = int(part.window.min()), int(part.window.max())
-    smax = int(part.series.max())
-    wb, sb, rb = _bits(wmax - wmin), _bits(smax), _bits(n - 1)
-    if wb + sb + rb <= 63:
-        packed: I64 = part.window - wmin
-        packed <<= sb
-        packed |= part.series
-        packed <<= rb
-        packed |= np.arange(n, dtype=np.int64)
-        packed.sort()
-        packed &= (1 << rb) - 1
-        return packed
-    return np.argsort(part.time_major_keys()).astype(np.int64, copy=False)
 
 
 def _empty(aggregates: Collection[Aggregate]) -> Partials:
