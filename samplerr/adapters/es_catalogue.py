@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 LOCK_SUFFIX = "lock"  # the lock index is index_prefix + "lock", e.g. .samplerr-lock
 MAX_URL_NAMES_BYTES = 3000  # keep DELETE request lines under http.max_initial_line_length (4 kB)
-_INDEX_NAME = re.compile(r"[a-z0-9._+-][a-z0-9._+-]*")
+_INDEX_NAME = re.compile(r"[a-z0-9.][a-z0-9._+-]*")  # lowercase, not starting with _ - +
 
 
 @dataclass(frozen=True, slots=True)
