@@ -217,7 +217,7 @@ def _alias_periods(
             if period.end >= END_OF_TIME:
                 break
             period = archive.tf.next_period(period)
-    return sorted(periods)
+    return sorted(periods, key=lambda period: period.start)
 
 
 def _alias_targets(

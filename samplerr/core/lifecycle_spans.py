@@ -61,25 +61,6 @@ def intersect(left: Spans, right: Spans) -> Spans:
     return tuple(out)
 
 
-def subtract(left: Spans, right: Spans) -> Spans:
-    """The instants of ``left`` that are not in ``right`` (both normalised)."""
-    out: list[Span] = []
-    j = 0
-    for start, end in left:
-        cursor = start
-        while j < len(right) and right[j][1] <= cursor:
-            j += 1
-        k = j
-        while k < len(right) and right[k][0] < end:
-            if right[k][0] > cursor:
-                out.append((cursor, right[k][0]))
-            cursor = max(cursor, right[k][1])
-            k += 1
-        if cursor < end:
-            out.append((cursor, end))
-    return tuple(out)
-
-
 def contains(spans: Spans, instant: int) -> bool:
     """Whether ``instant`` lies in one of the normalised ``spans``."""
     return any(start <= instant < end for start, end in spans)

@@ -21,11 +21,12 @@ from samplerr.core.config import Archive
 from samplerr.core.durations import parse_duration
 from samplerr.core.lifecycle import AliasInfo, ClassifiedIndex, IndexInfo, Plan, coverage, plan_lifecycle
 from samplerr.core.lifecycle_policy import retained_spans
-from samplerr.core.lifecycle_spans import filter_spans, intersect, normalize, spans_filter, subtract
+from samplerr.core.lifecycle_spans import filter_spans, intersect, normalize, spans_filter
 from samplerr.core.periods import Period, parse_tf
 
 IP, AP = ".p-", "p-"
 TF = {"hour": "YYYY.MM.DD.HH", "day": "YYYY.MM.DD", "week": "GGGG-WW", "month": "YYYY.MM", "year": "YYYY"}
+TIME_FORMATS = {unit: parse_tf(tf) for unit, tf in TF.items()}
 # Unit combinations, finest first; an hourly archive goes with at most weekly ones so that the
 # number of aliases (one per hour served) stays small enough for fast examples.
 COMBOS = [
@@ -50,7 +51,7 @@ TTLS = {
     "year": ["1y", "13mo", "400d"],
 }
 LOW, HIGH = 1_704_067_200, 1_893_456_000  # 2024-01-01 .. 2030-01-01
-FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 Spans = tuple[tuple[int, int], ...]
 
@@ -141,7 +142,7 @@ def archive_sets(draw) -> tuple[Archive, ...]:
     ttls = [parse_duration(draw(st.sampled_from(TTLS[unit]))) for unit in units]
     assume(all(a.approx_seconds() < b.approx_seconds() for a, b in itertools.pairwise(ttls)))
     return tuple(
-        Archive(parse_tf(TF[unit]), 10 * 2**k, ttl, ("avg",))
+        Archive(TIME_FORMATS[unit], 10 * 2**k, ttl, ("avg",))
         for k, (unit, ttl) in enumerate(zip(units, ttls, strict=True))
     )
 
@@ -149,7 +150,7 @@ def archive_sets(draw) -> tuple[Archive, ...]:
 def candidate_periods(archive: Archive, now: int) -> list[Period]:
     """Periods from a few before the oldest the ttl keeps to the one after now's."""
     period = archive.tf.period_of(archive.ttl.subtract_from(now))
-    for _ in range(4):
+    for _ in range(3):
         period = archive.tf.previous_period(period)
     last = archive.tf.next_period(archive.tf.period_of(now))
     found = []
@@ -255,6 +256,13 @@ def check_purge(scenario: Scenario, plan: Plan) -> None:
     kept = kept_holding(plan)
     targeted = {index for targets in plan.desired_alias_map().values() for index in targets}
     by_name = {i.name: i for i in plan.classified}
+    expiries: dict[tuple[Archive, int], int] = {}
+
+    def expiry(archive: Archive, end: int) -> int:
+        if (archive, end) not in expiries:
+            expiries[archive, end] = archive.ttl.add_to(end)
+        return expiries[archive, end]
+
     assert {u.name for u in plan.unknown}.isdisjoint(d.index for d in plan.deletions)
     for decision in plan.deletions:
         index = by_name[decision.index]
@@ -276,7 +284,7 @@ def check_purge(scenario: Scenario, plan: Plan) -> None:
         inside = sorted(e for e in edges if index.period.start <= e <= index.period.end)
         for start in inside[:-1]:
             for j, other in enumerate(scenario.archives):
-                if other.ttl.add_to(other.tf.period_of(start).end) <= now:
+                if expiry(other, other.tf.period_of(start).end) <= now:
                     continue  # archive j no longer keeps this instant
                 finest_allowed = max(j, index.archive - 1)
                 assert any(
@@ -366,7 +374,7 @@ def test_applying_the_actions_reaches_the_desired_state_and_a_replan_does_nothin
     assert (again.actions, again.deletions) == ((), ())
 
 
-@FAST
+@settings(FAST, max_examples=50)
 @given(scenarios(), st.integers(1, 40 * 86_400))
 def test_a_clock_going_backwards_is_harmless(scenario, back):
     plan = scenario.plan()
@@ -417,9 +425,7 @@ def test_span_algebra_matches_sets_of_instants(left, right):
     assert instants(a) == instants(left)
     assert all(x[1] < y[0] for x, y in itertools.pairwise(a))  # sorted, apart
     assert instants(intersect(a, b)) == instants(a) & instants(b)
-    assert instants(subtract(a, b)) == instants(a) - instants(b)
     assert intersect(a, b) == normalize(intersect(a, b))
-    assert subtract(a, b) == normalize(subtract(a, b))
 
 
 @settings(max_examples=150, deadline=None)
