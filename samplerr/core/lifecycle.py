@@ -21,12 +21,17 @@ another ``now``). The rules (ARCHITECTURE §5), as this module applies them:
   each instant once, from the index serving it.
 
 Timeline of the default archives (20 s daily kept 2 d, 10 min monthly kept 2 mo, 1 h yearly kept
-10 y) at 2026-11-22T10:00Z, the daily indices of 11-20 .. 11-22 present::
+10 y) at 2026-11-22T10:00Z, with the daily indices of 11-20 .. 11-22 and the monthly index of
+November present::
 
-    yearly 2026   |==========================================================|
-    monthly 11                    |=====================================|
-    daily                                       |20|21|22|
-    served by     | Y(2026) ...  | M(11) 11-01..11-20 |20|21|22| M(11) 11-23..12-01 | Y(2026) ...
+    yearly   .samplerr-2026     |=====================================================|
+    monthly  .samplerr-2026.11               |==========================|
+    daily    11-20, 11-21, 11-22                        |20|21|22|
+    served by                   | Y ...     | M          |20|21|22| M     | Y (December) |
+                                2026-01-01  11-01      11-20     11-23  12-01      2027-01-01
+
+so the alias ``samplerr-2026.11`` targets M filtered to [11-01, 11-20) and [11-23, 12-01) and the
+three daily indices unfiltered, and ``samplerr-2026.11.19`` targets M filtered to that day.
 """
 
 from __future__ import annotations
