@@ -213,7 +213,7 @@ class DocumentRenderer:
         self.documents = 0  # documents rendered so far
         self.values_left_out = 0  # non-finite values not written
         self._reserved = _reserved(layout)
-        self._known = 0  # series ids below this have their pieces
+        self._ready: npt.NDArray[np.bool_] = np.zeros(0, dtype=np.bool_)  # series with pieces
         self._head: ObjArray = np.empty(0, dtype=object)  # '{"index":{"_id":"<hash>.'
         self._body: ObjArray = np.empty(0, dtype=object)  # '"host":"a",…,"metric":' (compact: …"count":)
 
@@ -230,7 +230,7 @@ class DocumentRenderer:
             return
         if max_docs < 1:
             raise ValueError("max_docs must be positive")
-        self._prepare_series(int(results.series.max()))
+        self._prepare_series(results.series)
         window_of, starts = _runs(results.starts_s)
         rows = _Rows(
             heads=self._head[results.series].tolist(),
@@ -324,24 +324,29 @@ class DocumentRenderer:
         self.values_left_out += int(finite.shape[0] - np.count_nonzero(finite))
         return np.flatnonzero(finite)
 
-    def _prepare_series(self, max_id: int) -> None:
-        """Compute the pieces of every series id up to ``max_id`` not prepared yet."""
-        if max_id < self._known:
+    def _prepare_series(self, series: npt.NDArray[np.int64]) -> None:
+        """Compute the pieces of the series in ``series`` that do not have them yet."""
+        max_id = int(series.max())
+        if max_id < self._ready.shape[0] and bool(self._ready[series].all()):
             return
-        if max_id >= len(self.registry):
+        if max_id >= len(self.registry) or int(series.min()) < 0:
             raise ValueError(f"series id {max_id} is not in the registry")
-        size = max(max_id + 1, 2 * self._head.shape[0])
-        head: ObjArray = np.empty(size, dtype=object)
-        body: ObjArray = np.empty(size, dtype=object)
-        head[: self._known] = self._head[: self._known]
-        body[: self._known] = self._body[: self._known]
+        if max_id >= self._ready.shape[0]:
+            size = max(max_id + 1, 2 * self._ready.shape[0])
+            known = self._ready.shape[0]
+            ready = np.zeros(size, dtype=np.bool_)
+            head: ObjArray = np.empty(size, dtype=object)
+            body: ObjArray = np.empty(size, dtype=object)
+            ready[:known], head[:known], body[:known] = self._ready, self._head, self._body
+            self._ready, self._head, self._body = ready, head, body
         tail = ',"count":' if self.layout == "compact" else ',"metric":'
-        for sid in range(self._known, max_id + 1):
+        missing = np.unique(series)
+        for sid in missing[~self._ready[missing]].tolist():
             key = self.registry.key(sid)
-            head[sid] = f'{{"index":{{"_id":"{series_hash(key)}.'
+            self._head[sid] = f'{{"index":{{"_id":"{series_hash(key)}.'
             fields = orjson.dumps(document_fields(key, self._reserved)).decode()[1:-1]
-            body[sid] = fields + tail if fields else tail[1:]
-        self._head, self._body, self._known = head, body, max_id + 1
+            self._body[sid] = fields + tail if fields else tail[1:]
+            self._ready[sid] = True
 
 
 def _runs(starts_s: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], list[int]]:

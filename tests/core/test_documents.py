@@ -272,6 +272,14 @@ def test_the_renderer_learns_new_series_between_calls() -> None:
         renderer.render(results([(sid + 1, T, 1, 1.0, 1.0, 1.0)]), DAILY)
 
 
+def test_the_renderer_prepares_only_the_series_it_meets() -> None:
+    reg = registry(*({"host": f"h{i}", "service": "s"} for i in range(6)))
+    renderer = DocumentRenderer(reg, "compact")
+    for sids in ([4], [1, 4], [5, 0]):
+        docs = parse(renderer.render(results([(s, T, 1, 1.0, 1.0, 1.0) for s in sids]), DAILY))
+        assert [doc["host"] for _, _, doc in docs] == [f"h{s}" for s in sids]
+
+
 def test_unsorted_window_starts_are_rendered_too() -> None:
     reg = registry(WEB)
     res = results([(0, T + 40, 1, 3.0, 3.0, 3.0), (0, T, 1, 1.0, 1.0, 1.0), (0, T + 20, 1, 2.0, 2.0, 2.0)])
