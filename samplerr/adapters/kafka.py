@@ -11,9 +11,12 @@ What this adapter promises the service (``samplerr.service``):
   is applied in the same assignment — before any message of that partition is fetched. Eager
   protocols (``range``, ``roundrobin``: librdkafka's default) use ``assign``; cooperative ones
   (``cooperative-sticky``, or ``group.protocol = consumer``) use ``incremental_assign``.
-- **Batches per partition, in offset order.** :meth:`KafkaSource.poll` returns the messages of one
-  ``consume`` call grouped by partition: their values (a message may hold several lines), the offset
-  to resume from after them, and how many messages had no value (tombstones, skipped).
+- **Batches per partition, in offset order, each message once.** :meth:`KafkaSource.poll` returns the
+  messages of one ``consume`` call grouped by partition: their values (a message may hold several
+  lines), the offset to resume from after them, and how many messages had no value (tombstones,
+  skipped). A message at an offset already delivered (librdkafka restarts a fetch behind the
+  application after some errors) is skipped; messages deleted by retention before they were read are
+  logged as an error and counted in ``skipped_messages``.
 - **Backpressure** by :meth:`KafkaSource.pause` / :meth:`KafkaSource.resume` of every assigned
   partition. A paused consumer keeps polling, so it stays in its group.
 - **Errors translated at the edge**: a fatal consumer error, or an exception raised by a rebalance
@@ -73,6 +76,7 @@ class PartitionBatch:
     first_offset: int = -1
     next_offset: int = -1
     empty: int = 0  # messages without a value (tombstones), skipped
+    duplicates: int = 0  # messages delivered again after a fetch restart, skipped
 
 
 # Called inside a rebalance with the partitions newly assigned; returns the offset to start each at
@@ -124,7 +128,9 @@ class KafkaSource:
         self._error_logged: dict[int, float] = {}
         self._callback_error: BaseException | None = None
         self._assigned: set[TopicPart] = set()
+        self._positions: dict[TopicPart, int] = {}  # next offset expected per partition, when known
         self._paused = False
+        self.skipped_messages = 0  # deleted by retention before being read
         self._on_assigned: AssignedCallback | None = None
         self._on_revoked: RevokedCallback | None = None
         self._config["error_cb"] = self._on_error
@@ -166,9 +172,12 @@ class KafkaSource:
             parts = [TopicPart(p.topic, p.partition) for p in partitions]
             starts = self._on_assigned(parts) if self._on_assigned is not None else {}
             for p in partitions:
-                start = starts.get(TopicPart(p.topic, p.partition))
+                tp = TopicPart(p.topic, p.partition)
+                start = starts.get(tp)
+                self._positions.pop(tp, None)
                 if start is not None:
                     p.offset = start
+                    self._positions[tp] = start
             if self._cooperative:
                 consumer.incremental_assign(partitions)
             else:
@@ -196,6 +205,8 @@ class KafkaSource:
             self._callback_error = exc
         finally:
             self._assigned.difference_update(parts)
+            for tp in parts:
+                self._positions.pop(tp, None)
             try:
                 if self._cooperative:
                     consumer.incremental_unassign(partitions)
@@ -218,6 +229,7 @@ class KafkaSource:
             raise SourceError(f"Kafka: consume failed: {_describe(exc)}") from exc
         self._raise_callback_error()
         batches: dict[tuple[str | None, int | None], PartitionBatch] = {}
+        positions = self._positions
         for message in messages:
             error = message.error()
             if error is not None:
@@ -228,14 +240,33 @@ class KafkaSource:
             offset: int = message.offset()  # type: ignore[assignment] # set on every consumed message
             if batch is None:
                 tp = TopicPart(str(key[0]), int(key[1] or 0))
-                batch = batches[key] = PartitionBatch(tp, first_offset=offset)
+                expected = positions.get(tp, -1)
+                batch = batches[key] = PartitionBatch(tp, first_offset=offset, next_offset=expected)
+                if 0 <= expected < offset:
+                    self._skipped(tp, expected, offset)
+            if offset < batch.next_offset:  # delivered before (a fetch restarted behind us)
+                batch.duplicates += 1
+                continue
             batch.next_offset = offset + 1
             value = message.value()
             if value:
                 batch.values.append(value)
             else:
                 batch.empty += 1
+        for batch in batches.values():
+            if batch.next_offset >= 0:
+                positions[batch.tp] = batch.next_offset
         return list(batches.values())
+
+    def _skipped(self, tp: TopicPart, expected: int, offset: int) -> None:
+        """Messages ``[expected, offset)`` are gone from Kafka (retention) before they were read."""
+        self.skipped_messages += offset - expected
+        log.error(
+            "%s: messages %d to %d were deleted by the broker (retention) before samplerr read them",
+            tp,
+            expected,
+            offset - 1,
+        )
 
     def _raise_callback_error(self) -> None:
         error = self._callback_error

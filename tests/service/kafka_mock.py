@@ -4,6 +4,10 @@ The cluster speaks the real Kafka protocol on 127.0.0.1; any client (in this pro
 ``samplerr run`` subprocess) reaches it with ``bootstrap.servers = cluster.bootstrap``. It lives as long
 as this object: keep it referenced for the whole session. Topics are auto-created with 4 partitions;
 :meth:`MockKafka.create_topic` makes one with any number of partitions.
+
+Each mock partition keeps at most 5 MiB of message sets (and 100,000 of them): older messages are
+deleted as newer ones arrive, like retention. Keep what a test produces ahead of its consumer under
+that (compress with ``compression.type = "lz4"``, use more partitions, or produce while consuming).
 """
 
 from __future__ import annotations

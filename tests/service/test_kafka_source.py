@@ -200,3 +200,17 @@ def test_a_failing_rebalance_callback_surfaces_as_a_source_error(kafka: MockKafk
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             source.poll(100, 0.1)
+
+
+def test_messages_deleted_by_retention_before_being_read_are_reported(kafka: MockKafka, open_source):
+    topic = kafka.create_topic(unique("retention"), 1)
+    tp = TopicPart(topic, 0)
+    # The mock keeps 5 MiB per partition: 80,000 messages of 100 bytes push the oldest out.
+    kafka.produce(topic, [(0, b"%099d" % i) for i in range(80_000)])
+    source = open_source(settings(kafka, topic, unique("g")))
+    source.subscribe(Recorder(starts={tp: 0}).on_assigned, Recorder().on_revoked)
+    batches = poll_until(source, lambda got: bool(got) and got[-1].next_offset == 80_000)
+    first = batches[0].first_offset
+    assert first > 0
+    assert source.skipped_messages == first
+    assert sum(len(b.values) for b in batches) == 80_000 - first
