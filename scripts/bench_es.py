@@ -148,7 +148,7 @@ def run(url: str, count: int, chunk: int) -> list[Result]:
     tag = uuid.uuid4().hex[:8]
     results = []
     with EsConnection(settings) as connection:
-        index = f".bench-{tag}-writer"
+        index = f"bench-{tag}-writer"
         results.append(bench_writer(connection, count, index))
         clients = (
             ("helpers.streaming_bulk", connection.client.options(request_timeout=120)),
@@ -156,7 +156,7 @@ def run(url: str, count: int, chunk: int) -> list[Result]:
         )
         check_and_drop(connection, index, count)
         for number, (name, client) in enumerate(clients):
-            index = f".bench-{tag}-helper{number}"
+            index = f"bench-{tag}-helper{number}"
             results.append(bench_helper(client.options(request_timeout=120), count, index, name, chunk))
             check_and_drop(connection, index, count)
     return results
