@@ -6,6 +6,7 @@ import contextlib
 import logging
 import signal
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -116,6 +117,13 @@ def register(app: typer.Typer) -> None:
             fail(str(exc.reason if isinstance(exc, EsError) else exc), EXIT_USAGE)
         except OSError as exc:
             fail(f"cannot start the development server: {exc}", EXIT_FAILURE)
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            # serve_forever runs in this thread: ask for its end from another one
+            threading.Thread(target=server.http.shutdown, daemon=True).start()
+
+        signal.signal(signal.SIGTERM, stop)
+
         sys.stdout.write(f"listening on {server.url}\n")
         sys.stdout.flush()
         typer.echo(
@@ -124,9 +132,5 @@ def register(app: typer.Typer) -> None:
             err=True,
         )
 
-        def stop(signum: int, frame: FrameType | None) -> None:
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGTERM, stop)
         with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
