@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from array import array
 from collections import Counter
 from collections.abc import Sequence
 from typing import Final
@@ -23,14 +22,14 @@ def example_text(line: bytes) -> str:
 
 
 class BatchBuilder:
-    """Event columns filled either one event at a time (the ``array`` attributes) or by whole columns."""
+    """Event columns filled either one event at a time (the list attributes) or by whole columns."""
 
     __slots__ = ("_columns", "examples", "rejected", "series", "times", "values")
 
     def __init__(self) -> None:
-        self.series = array("q")
-        self.times = array("q")
-        self.values = array("d")
+        self.series: list[int] = []
+        self.times: list[int] = []
+        self.values: list[float] = []
         self.rejected: Counter[str] = Counter()
         self.examples: dict[str, list[str]] = {}
         self._columns: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]] = []
@@ -59,12 +58,12 @@ class BatchBuilder:
         if self.series:
             self._columns.append(
                 (
-                    np.frombuffer(self.series, dtype=np.int64).copy(),
-                    np.frombuffer(self.times, dtype=np.int64).copy(),
-                    np.frombuffer(self.values, dtype=np.float64).copy(),
+                    np.array(self.series, dtype=np.int64),
+                    np.array(self.times, dtype=np.int64),
+                    np.array(self.values, dtype=np.float64),
                 )
             )
-            self.series, self.times, self.values = array("q"), array("q"), array("d")
+            self.series, self.times, self.values = [], [], []
 
     def build(self) -> EventBatch:
         self._flush()

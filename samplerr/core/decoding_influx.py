@@ -152,12 +152,12 @@ class InfluxDecoder:
         self._cache: dict[bytes, TaggedSeries | None] = {}
 
     def decode(self, lines: Sequence[bytes], out: BatchBuilder) -> None:
-        cache, unit = self._cache, self._unit
-        add_sid, add_time, add_value = out.series.append, out.times.append, out.values.append
-        reject = out.reject
+        cache, unit, reject = self._cache, self._unit, out.reject
+        series_column, times_column, values_column = out.series, out.times, out.values
+        add_sid, add_time, add_value = series_column.append, times_column.append, values_column.append
         for raw_line in lines:
             line = raw_line.strip()
-            if not line or line[:1] == b"#":
+            if not line or line[0] == 35:  # b"#"
                 continue  # blank line or comment
             parts = split_line(line)
             if parts is None:
@@ -172,10 +172,23 @@ class InfluxDecoder:
             if series is None or moment is False:
                 reject("not_parseable", raw_line)
                 continue
-            events = []
+            ms = 0 if moment is None else int_time_ms(moment, unit)
+            late = "no_time" if moment is None else None if in_range(ms) else "time_out_of_range"
+            # Fields are added as they come; a malformed one takes the line's events back out.
+            mark = len(series_column)
+            outcomes: list[str] = []
             sids = series.sids
             for key, token in pairs:
-                value = field_value(token)
+                last = token[-1]
+                if (48 <= last <= 57 or last == 46) and not token.translate(None, _FLOAT_BYTES):
+                    try:  # the common cases first: a float, a small positive integer
+                        value: float | str | None = float(token)
+                    except ValueError:
+                        value = None
+                elif last == 105 and len(token) < 20 and token[:-1].isdigit():  # b"i"
+                    value = float(int(token[:-1]))
+                else:
+                    value = field_value(token)
                 if value is None:
                     break
                 sid = sids.get(key)
@@ -184,25 +197,23 @@ class InfluxDecoder:
                         sid = series.sid(key, _unescape_name(key), intern=type(value) is float)
                     except UnicodeDecodeError:
                         break
-                events.append((sid, value))
+                if sid == FILTERED:
+                    outcomes.append("filtered")
+                elif type(value) is not float:
+                    outcomes.append("not_numeric")
+                elif value - value != 0.0:  # inf or NaN
+                    outcomes.append("not_finite")
+                elif late is not None:
+                    outcomes.append(late)
+                else:
+                    add_sid(sid)
+                    add_time(ms)
+                    add_value(value)
             else:
-                ms = None if moment is None else int_time_ms(moment, unit)
-                for sid, value in events:
-                    if sid == FILTERED:
-                        reject("filtered", raw_line)
-                    elif isinstance(value, str):
-                        reject("not_numeric", raw_line)
-                    elif not math.isfinite(value):
-                        reject("not_finite", raw_line)
-                    elif ms is None:
-                        reject("no_time", raw_line)
-                    elif not in_range(ms):
-                        reject("time_out_of_range", raw_line)
-                    else:
-                        add_sid(sid)
-                        add_time(ms)
-                        add_value(value)
+                for outcome in outcomes:
+                    reject(outcome, raw_line)
                 continue
+            del series_column[mark:], times_column[mark:], values_column[mark:]
             reject("not_parseable", raw_line)
 
     def _series(self, head: bytes) -> TaggedSeries | None:
