@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import re
 import threading
 import urllib.parse
@@ -40,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import orjson
+import urllib3
 from elastic_transport import ApiResponseMeta, ConnectionTimeout, Serializer, TransportError
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport.client_utils import DEFAULT
@@ -224,6 +226,8 @@ class EsConnection:
         self.hosts = hosts.urls
         self._auth = auth_header(settings, hosts.userinfo)
         self._secrets = self._secret_strings(settings, hosts.userinfo, self._auth)
+        if settings.ca_certs is not None and not os.path.isfile(settings.ca_certs):
+            raise EsRequestError(f"Elasticsearch ca_certs {settings.ca_certs!r}: no such file")
         if not settings.verify_certs and any(url.startswith("https:") for url in self.hosts):
             log.warning("TLS certificate verification is off for %s", ", ".join(self.hosts))
         try:
@@ -427,34 +431,43 @@ class EsConnection:
     def _send(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes | None, timeout: float | None
     ) -> tuple[ApiResponseMeta, Any]:
-        try:
-            meta, parsed = self._transport.perform_request(
-                method,
-                target,
-                headers=headers,
-                body=body,
-                max_retries=0,
-                request_timeout=self.settings.request_timeout if timeout is None else timeout,
-            )
-        except ConnectionTimeout as exc:
-            raise EsRequestError(
-                f"Elasticsearch {self._hosts_text()}: {method} {_path_of(target)}: no answer within "
-                f"{self.settings.request_timeout if timeout is None else timeout:g} s",
-                host=self._hosts_text(),
-                retryable=True,
-            ) from exc
-        except TransportConnectionError as exc:
-            raise EsRequestError(
-                f"Elasticsearch {self._hosts_text()}: {method} {_path_of(target)}: cannot connect: "
-                f"{self.redact(_cause(exc))}",
-                host=self._hosts_text(),
-                retryable=True,
-            ) from exc
-        except TransportError as exc:  # serialisation of an unreadable answer, sniffing
-            raise EsRequestError(
-                f"Elasticsearch {self._hosts_text()}: {method} {_path_of(target)}: {self.redact(str(exc))}",
-                host=self._hosts_text(),
-            ) from exc
+        """One request; a node that cannot be connected to is marked dead and the next one tried.
+
+        Only a failure to connect moves on to another node at once (the request was never sent);
+        a timeout or a connection lost mid-request is for the caller to retry or not.
+        """
+        seconds = self.settings.request_timeout if timeout is None else timeout
+        where = f"Elasticsearch {self._hosts_text()}: {method} {_path_of(target)}"
+        for attempt in range(len(self.hosts)):
+            try:
+                meta, parsed = self._transport.perform_request(
+                    method, target, headers=headers, body=body, max_retries=0, request_timeout=seconds
+                )
+                break
+            except ConnectionTimeout as exc:
+                if _never_sent(exc) and attempt + 1 < len(self.hosts):
+                    continue
+                raise EsRequestError(
+                    f"{where}: no answer within {seconds:g} s",
+                    host=self._hosts_text(),
+                    retryable=True,
+                ) from exc
+            except TransportConnectionError as exc:
+                unsent = _never_sent(exc)
+                if unsent and attempt + 1 < len(self.hosts):
+                    log.info("Elasticsearch node unreachable (%s); trying another", self.redact(_cause(exc)))
+                    continue
+                what = "cannot connect" if unsent else "connection lost"
+                raise EsRequestError(
+                    f"{where}: {what}: {self.redact(_cause(exc))}",
+                    host=self._hosts_text(),
+                    retryable=True,
+                ) from exc
+            except TransportError as exc:  # serialisation of an unreadable answer, sniffing
+                raise EsRequestError(
+                    f"{where}: {self.redact(str(exc))}",
+                    host=self._hosts_text(),
+                ) from exc
         warning = meta.headers.get("warning")
         if warning:
             self._log_warning(warning)
@@ -509,6 +522,18 @@ def _query(params: Mapping[str, str | int | bool]) -> dict[str, str]:
 
 def _path_of(target: str) -> str:
     return target.partition("?")[0]
+
+
+def _never_sent(exc: TransportError) -> bool:
+    """Whether the request failed before reaching the server (refused, unresolvable, connect timeout)."""
+    inner: BaseException | None = exc.errors[0] if exc.errors else exc.__cause__
+    seen = 0
+    while inner is not None and seen < 10:
+        if isinstance(inner, urllib3.exceptions.ConnectTimeoutError):  # NewConnectionError too
+            return True
+        inner = inner.__cause__ or inner.__context__
+        seen += 1
+    return False
 
 
 def _cause(exc: TransportError) -> str:

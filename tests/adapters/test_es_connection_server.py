@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import logging
+import socket
 from collections.abc import Iterator
 
 import elasticsearch
@@ -134,6 +136,46 @@ def test_errors_name_host_status_type_and_reason_but_no_secret(
         conn.request("PUT", f"/{config.elasticsearch.index_prefix}UPPER")
     assert caught.value.status == 400
     assert caught.value.error_type == "invalid_index_name_exception"
-    assert PASSWORD not in str(caught.value)
-    assert PASSWORD not in repr(conn)
-    assert PASSWORD not in caplog.text
+    token = base64.b64encode(f"elastic:{PASSWORD}".encode()).decode()
+    assert caplog.records  # the transport logged the request (headers included) at debug level
+    for secret in (PASSWORD, token):
+        assert secret not in str(caught.value)
+        assert secret not in repr(conn)
+        assert secret not in caplog.text
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_a_dead_node_among_several_is_skipped(devserver: DevServerProcess):
+    settings = settings_for(devserver.url, hosts=(closed_port_url(), devserver.url, closed_port_url()))
+    with EsConnection(settings) as conn:
+        assert conn.server_info().host == devserver.url
+        for _ in range(10):  # whichever node the pool offers first
+            assert conn.request("GET", "/_cluster/health").status == 200
+
+
+def test_no_live_node_is_a_retryable_error_naming_every_host():
+    hosts = (closed_port_url(), closed_port_url())
+    with EsConnection(settings_for(hosts[0], hosts=hosts)) as conn, pytest.raises(EsRequestError) as caught:
+        conn.server_info()
+    assert caught.value.retryable
+    assert f"Elasticsearch {hosts[0]}, {hosts[1]}: GET /: cannot connect: " in str(caught.value)
+
+
+def test_a_slow_answer_is_a_retryable_timeout(devserver_faults: DevServerProcess):
+    with EsConnection(settings_for(devserver_faults.url, request_timeout=0.3)) as conn:
+        conn.server_info()
+        devserver_faults.set_faults(latency_ms=1500, paths=["/_cluster/health"])
+        with pytest.raises(EsRequestError, match=r"GET /_cluster/health: no answer within 0.3 s") as caught:
+            conn.request("GET", "/_cluster/health")
+    assert caught.value.retryable
+    assert caught.value.status is None
+
+
+def test_a_missing_ca_file_is_reported_before_connecting(tmp_path):
+    with pytest.raises(EsRequestError, match=r"ca_certs .*no such file"):
+        EsConnection(settings_for("https://127.0.0.1:9200", ca_certs=str(tmp_path / "ca.pem")))
