@@ -364,18 +364,10 @@ class BulkWriter:
                     "POST", "/_bulk", params=self._params, body=body, ndjson=True, raw=True
                 )
             except EsRequestError as exc:
-                if exc.status == 413 and count > 1:  # body over http.max_content_length: halve it
-                    cut = int(ends[count // 2 - 1])
-                    try:
-                        self._write_chunk(body[:cut], ends[: count // 2], tally, deadline)
-                    except _GiveUp as give_up:
-                        give_up.pending += body[cut:]
-                        give_up.pending_docs += count - count // 2
-                        raise
-                    self._write_chunk(body[cut:], ends[count // 2 :] - cut, tally, deadline)
-                    return
                 if not exc.retryable:
-                    raise _GiveUp(body, count, exc, str(exc)) from exc
+                    too_big = exc.status == 413
+                    hint = " (lower bulk_max_bytes below http.max_content_length)" if too_big else ""
+                    raise _GiveUp(body, count, exc, f"{exc}{hint}") from exc
                 attempt += 1
                 self._backoff(attempt, deadline, body, count, exc)
                 tally.request_retries += 1
