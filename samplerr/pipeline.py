@@ -36,11 +36,20 @@ class PipelineCounters:
 class Pipeline:
     """One configuration's processing chain; feed it input, collect bulk bodies."""
 
-    def __init__(self, config: Config, fmt: InputFormat) -> None:
+    def __init__(
+        self,
+        config: Config,
+        fmt: InputFormat,
+        registry: SeriesRegistry | None = None,
+        consolidator: Consolidator | None = None,
+    ) -> None:
+        """A fresh chain, or one continuing from a restored ``registry`` and ``consolidator``."""
         self.config = config
-        self.registry = SeriesRegistry()
+        self.registry = registry if registry is not None else SeriesRegistry()
         self.decoder = Decoder(fmt, config.series, self.registry)
-        self.consolidator = Consolidator(config.archives, config.consolidation)
+        self.consolidator = (
+            consolidator if consolidator is not None else Consolidator(config.archives, config.consolidation)
+        )
         self.renderer = DocumentRenderer(
             self.registry, config.consolidation.layout, config.elasticsearch.index_prefix
         )

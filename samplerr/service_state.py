@@ -33,7 +33,6 @@ import orjson
 
 from samplerr.core.config import Config, InputFormat
 from samplerr.core.consolidation import Consolidator
-from samplerr.core.decoding import Decoder
 from samplerr.core.errors import SamplerrError
 from samplerr.core.events import EventBatch, SeriesKey, SeriesRegistry
 from samplerr.pipeline import BulkBody, Pipeline
@@ -169,7 +168,7 @@ class PartitionState:
             )
         except ValueError as exc:
             raise StateError(f"partition state cannot be restored: {exc}") from exc
-        return cls(config, fmt, _pipeline_with(config, fmt, registry, consolidator))
+        return cls(config, fmt, Pipeline(config, fmt, registry, consolidator))
 
     def compact(self) -> int:
         """Forget series without state (renumbering the others); returns how many were forgotten."""
@@ -179,12 +178,3 @@ class PartitionState:
         self._refuse_from = None
         return before - len(self.pipeline.registry)
 
-
-def _pipeline_with(
-    config: Config, fmt: InputFormat, registry: SeriesRegistry, consolidator: Consolidator
-) -> Pipeline:
-    pipe = Pipeline(config, fmt)
-    pipe.registry = registry
-    pipe.decoder = Decoder(fmt, config.series, registry)
-    pipe.consolidator = consolidator
-    return pipe
