@@ -3,10 +3,12 @@
 ========================  ==========================================================================
 module                    what it holds
 ========================  ==========================================================================
-``es_connection``         :class:`EsConnection` (hosts, credentials, TLS, server major detection,
-                          every request) and :class:`EsRequestError`
-``es_bulk``               :class:`BulkWriter` (chunks, retries, per-item accounting),
-                          :class:`BulkReport`, :class:`BulkIncompleteError`, :class:`RetryPolicy`
+``es_connection``         :class:`EsConnection` (server major detection, every request)
+``es_hosts``              host URLs and credentials, kept out of messages
+``es_errors``             :class:`EsRequestError` and reading library and server failures
+``es_bulk``               :class:`BulkWriter` (retries, per-item accounting), :class:`BulkReport`,
+                          :class:`BulkIncompleteError`, :class:`RetryPolicy`
+``es_ndjson``             bulk bodies without parsing: line pairs, chunk limits, the errors flag
 ``es_template``           the index template and :func:`install_template`
 ``es_catalogue``          indices and aliases: list, classify, update aliases atomically, create,
                           delete, and :class:`LifecycleLock`

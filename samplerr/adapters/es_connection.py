@@ -30,7 +30,6 @@ built here passes through :meth:`EsConnection.redact`.
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import re
@@ -41,48 +40,29 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import orjson
-import urllib3
 from elastic_transport import ApiResponseMeta, ConnectionTimeout, Serializer, TransportError
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport.client_utils import DEFAULT
 from elasticsearch import Elasticsearch
 
+from samplerr.adapters.es_errors import (
+    RETRYABLE_STATUSES,
+    EsRequestError,
+    error_details,
+    innermost_reason,
+    never_sent,
+)
+from samplerr.adapters.es_hosts import auth_header, secret_strings, split_hosts
 from samplerr.core.config import ElasticsearchSettings
-from samplerr.core.errors import SinkError
+
+__all__ = ["EsConnection", "EsRequestError", "EsResponse", "ServerInfo"]
 
 log = logging.getLogger(__name__)
 
 REDACTED = "***"
-# Statuses worth retrying for a whole request: overload and server-side failures.
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 MIN_MAJOR = 8  # oldest Elasticsearch major samplerr is tested against
 # The text of each warning of a Warning header: 299 Elasticsearch-9.1.0-abc "text" ["date"]
 _WARNING_TEXT = re.compile(r'\d{3} \S+ "((?:[^"\\]|\\.)*)"')
-
-
-class EsRequestError(SinkError):
-    """A request to Elasticsearch failed: not reachable, timed out, or answered with an error status.
-
-    ``status`` is ``None`` when no HTTP answer came (connection refused, timeout, TLS failure).
-    ``retryable`` says whether trying again later may succeed (429, 5xx, connection errors, timeouts).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        host: str | None = None,
-        status: int | None = None,
-        error_type: str | None = None,
-        reason: str | None = None,
-        retryable: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.host = host
-        self.status = status
-        self.error_type = error_type
-        self.reason = reason
-        self.retryable = retryable
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,72 +84,6 @@ class EsResponse:
     body: Any
 
 
-@dataclass(frozen=True, slots=True)
-class HostList:
-    """Host URLs without credentials, and the basic-auth pair found in them, if any."""
-
-    urls: tuple[str, ...]
-    userinfo: tuple[str, str] | None
-
-
-def split_hosts(hosts: tuple[str, ...] | list[str]) -> HostList:
-    """Normalise host URLs and take credentials out of them.
-
-    A bare ``name`` or ``name:port`` means ``http://name:9200`` / ``http://name:port``;
-    ``https://name`` keeps its scheme's port (443). ``https://user:pw@name:9200`` becomes
-    ``https://name:9200`` and the pair ``(user, pw)``, so the URL can be shown anywhere.
-    """
-    urls: list[str] = []
-    userinfo: tuple[str, str] | None = None
-    for raw in hosts:
-        text = raw.strip()
-        if "://" not in text:
-            text = "http://" + text
-        parts = urllib.parse.urlsplit(text)
-        if not parts.hostname:
-            raise ValueError(f"host {display_url(raw)!r} has no host name")
-        if parts.username is not None and userinfo is None:
-            userinfo = (urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
-        host = parts.hostname
-        if ":" in host:  # IPv6 literal
-            host = f"[{host}]"
-        port = parts.port
-        if port is None:
-            port = 443 if parts.scheme == "https" else 9200
-        path = parts.path.rstrip("/")
-        urls.append(f"{parts.scheme}://{host}:{port}{path}")
-    if not urls:
-        raise ValueError("no Elasticsearch host configured")
-    return HostList(tuple(urls), userinfo)
-
-
-def display_url(url: str) -> str:
-    """``url`` with any ``user:password@`` removed."""
-    if "@" not in url:
-        return url
-    scheme, sep, rest = url.rpartition("://")
-    return f"{scheme}{sep}{rest.rpartition('@')[2]}"
-
-
-def auth_header(settings: ElasticsearchSettings, userinfo: tuple[str, str] | None = None) -> str | None:
-    """The ``Authorization`` value: an API key wins over basic auth; ``None`` when neither is set.
-
-    ``api_key`` is either the encoded key Elasticsearch returns (``encoded`` field) or ``id:key``.
-    """
-    if settings.api_key:
-        key = settings.api_key
-        if ":" in key:
-            key = base64.b64encode(key.encode("utf-8")).decode("ascii")
-        return f"ApiKey {key}"
-    username, password = settings.username, settings.password
-    if username is None and userinfo is not None:
-        username, password = userinfo
-    if username is None:
-        return None
-    token = base64.b64encode(f"{username}:{password or ''}".encode()).decode("ascii")
-    return f"Basic {token}"
-
-
 class _BytesSerializer(Serializer):
     """Bodies pass as bytes both ways: samplerr writes them and parses answers itself with orjson.
 
@@ -188,31 +102,6 @@ class _BytesSerializer(Serializer):
         raise TypeError(f"NDJSON bodies must be bytes, not {type(data).__name__}")
 
 
-def _error_details(body: object) -> tuple[str | None, str | None]:
-    """Elasticsearch's ``error.type`` and ``error.reason`` from an error body, when it has them."""
-    if isinstance(body, bytes | bytearray):
-        raw = bytes(body)
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return None, raw[:200].decode("utf-8", "replace") or None
-    if isinstance(body, str):
-        return None, body[:200] or None
-    if not isinstance(body, Mapping):
-        return None, None
-    error = body.get("error")
-    if isinstance(error, Mapping):
-        error_type = error.get("type")
-        reason = error.get("reason")
-        causes = error.get("root_cause")
-        if reason is None and isinstance(causes, list) and causes and isinstance(causes[0], Mapping):
-            reason = causes[0].get("reason")
-        return (str(error_type) if error_type else None), (str(reason) if reason else None)
-    if isinstance(error, str):  # a few endpoints answer a plain message (no handler, bad media type)
-        return None, error[:300]
-    return None, None
-
-
 class EsConnection:
     """A connection to one Elasticsearch cluster, shared by the bulk writer and the catalogue.
 
@@ -225,7 +114,7 @@ class EsConnection:
         self.settings = settings
         self.hosts = hosts.urls
         self._auth = auth_header(settings, hosts.userinfo)
-        self._secrets = self._secret_strings(settings, hosts.userinfo, self._auth)
+        self._secrets = secret_strings(settings, hosts.userinfo, self._auth)
         if settings.ca_certs is not None and not os.path.isfile(settings.ca_certs):
             raise EsRequestError(f"Elasticsearch ca_certs {settings.ca_certs!r}: no such file")
         if not settings.verify_certs and any(url.startswith("https:") for url in self.hosts):
@@ -241,18 +130,6 @@ class EsConnection:
         self._info: ServerInfo | None = None
         self._json_headers: dict[str, str] = {}
         self._ndjson_headers: dict[str, str] = {}
-
-    @staticmethod
-    def _secret_strings(
-        settings: ElasticsearchSettings, userinfo: tuple[str, str] | None, auth: str | None
-    ) -> tuple[str, ...]:
-        secrets = [settings.password, settings.api_key, userinfo[1] if userinfo else None]
-        if auth is not None:
-            secrets.append(auth.partition(" ")[2])
-        if settings.api_key and ":" in settings.api_key:
-            secrets.append(settings.api_key.partition(":")[2])
-        # Longest first, so a secret that contains another is replaced whole.
-        return tuple(sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True))
 
     def __repr__(self) -> str:
         auth = "api-key" if self.settings.api_key else ("basic" if self._auth else "none")
@@ -445,7 +322,7 @@ class EsConnection:
                 )
                 break
             except ConnectionTimeout as exc:
-                if _never_sent(exc) and attempt + 1 < len(self.hosts):
+                if never_sent(exc) and attempt + 1 < len(self.hosts):
                     continue
                 raise EsRequestError(
                     f"{where}: no answer within {seconds:g} s",
@@ -453,13 +330,16 @@ class EsConnection:
                     retryable=True,
                 ) from exc
             except TransportConnectionError as exc:
-                unsent = _never_sent(exc)
+                unsent = never_sent(exc)
                 if unsent and attempt + 1 < len(self.hosts):
-                    log.info("Elasticsearch node unreachable (%s); trying another", self.redact(_cause(exc)))
+                    log.info(
+                        "Elasticsearch node unreachable (%s); trying another",
+                        self.redact(innermost_reason(exc)),
+                    )
                     continue
                 what = "cannot connect" if unsent else "connection lost"
                 raise EsRequestError(
-                    f"{where}: {what}: {self.redact(_cause(exc))}",
+                    f"{where}: {what}: {self.redact(innermost_reason(exc))}",
                     host=self._hosts_text(),
                     retryable=True,
                 ) from exc
@@ -491,7 +371,7 @@ class EsConnection:
 
     def _status_error(self, method: str, path: str, meta: ApiResponseMeta, body: object) -> EsRequestError:
         host = self._node_url(meta)
-        error_type, reason = _error_details(body)
+        error_type, reason = error_details(body)
         detail = ": ".join(part for part in (error_type, reason) if part) or "no error details"
         hint = ""
         if meta.status == 401:
@@ -522,28 +402,3 @@ def _query(params: Mapping[str, str | int | bool]) -> dict[str, str]:
 
 def _path_of(target: str) -> str:
     return target.partition("?")[0]
-
-
-def _never_sent(exc: TransportError) -> bool:
-    """Whether the request failed before reaching the server (refused, unresolvable, connect timeout)."""
-    inner: BaseException | None = exc.errors[0] if exc.errors else exc.__cause__
-    seen = 0
-    while inner is not None and seen < 10:
-        if isinstance(inner, urllib3.exceptions.ConnectTimeoutError):  # NewConnectionError too
-            return True
-        inner = inner.__cause__ or inner.__context__
-        seen += 1
-    return False
-
-
-def _cause(exc: TransportError) -> str:
-    """The innermost readable reason of a transport error (``Connection refused`` …)."""
-    inner: BaseException = exc.errors[0] if exc.errors else exc
-    while inner.__cause__ is not None or getattr(inner, "reason", None) is not None:
-        nxt = inner.__cause__ or getattr(inner, "reason", None)
-        if not isinstance(nxt, BaseException):
-            break
-        inner = nxt
-    text = str(inner)
-    # urllib3 messages repeat the connection object's repr: keep the part after it.
-    return text.rpartition(">: ")[2] or text

@@ -9,7 +9,8 @@ from typing import Annotated
 import orjson
 import typer
 
-from samplerr.adapters.es_connection import EsConnection, ServerInfo, split_hosts
+from samplerr.adapters.es_connection import EsConnection, ServerInfo
+from samplerr.adapters.es_hosts import split_hosts
 from samplerr.adapters.es_template import TemplateResult, install_template
 from samplerr.commands.common import EXIT_FAILURE, EXIT_USAGE, ConfigOption, JsonOption, config_or_exit, fail
 from samplerr.core.config import Config

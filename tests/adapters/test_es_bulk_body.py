@@ -5,9 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from samplerr.adapters.es_bulk import (
-    BulkReport,
-    RetryPolicy,
+from samplerr.adapters.es_bulk import BulkReport, RetryPolicy
+from samplerr.adapters.es_ndjson import (
     as_ndjson,
     bulk_errors_flag,
     document_ends,

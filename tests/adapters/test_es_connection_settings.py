@@ -6,13 +6,8 @@ import socket
 
 import pytest
 
-from samplerr.adapters.es_connection import (
-    EsConnection,
-    EsRequestError,
-    auth_header,
-    display_url,
-    split_hosts,
-)
+from samplerr.adapters.es_connection import EsConnection, EsRequestError
+from samplerr.adapters.es_hosts import auth_header, display_url, split_hosts
 from samplerr.core.config import ElasticsearchSettings
 from samplerr.core.errors import SinkError
 
