@@ -51,7 +51,6 @@ NON_FINITE_TEXTS: Final = frozenset({"NaN", "Infinity", "-Infinity"})  # how Jac
 _NAN: Final = math.nan
 _MIN_US: Final = float(MIN_TIME_MS * 1000)
 _MAX_US: Final = float(MAX_TIME_MS * 1000)
-_ISO_CACHE_LIMIT: Final = 4096
 
 Event = dict[str, Any]
 
@@ -225,14 +224,13 @@ class RiemannJsonDecoder:
         code = np.zeros(len(metrics), dtype=np.int8)
         values = self._floats(metrics)
         if values is not None:
-            values = values.copy()
             look = np.flatnonzero(~np.isfinite(values) & (line_code == OK))  # NaN: maybe absent
         else:
             values = np.zeros(len(metrics), dtype=np.float64)
             look = np.flatnonzero(line_code == OK)
         for index in look.tolist():
             metric = metrics[index]
-            if type(metric) is float and math.isnan(metric):  # absent, null, or a NaN literal
+            if metric is None or (type(metric) is float and math.isnan(metric)):  # absent, null, NaN
                 event = event_at(index)
                 metric = None if event is None else event.get("metric")
                 values[index], code[index] = metric_value(metric, event)
@@ -259,7 +257,7 @@ class RiemannJsonDecoder:
             look = np.flatnonzero(line_code == OK)
         for index in look.tolist():
             moment = times[index]
-            if type(moment) is float and math.isnan(moment):  # absent, null, or a NaN literal
+            if moment is None or (type(moment) is float and math.isnan(moment)):  # absent, null, NaN
                 event = event_at(index)
                 moment = None if event is None else event.get("time")
                 if moment is None and event is not None:

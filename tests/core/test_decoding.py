@@ -6,6 +6,7 @@ import itertools
 import json
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import orjson
@@ -19,6 +20,7 @@ from samplerr.core.events import MAX_TIME_MS, MIN_TIME_MS, REJECT_REASONS, Event
 
 T0 = 1_700_000_000  # 2023-11-14T22:13:20Z
 T0_MS = T0 * 1000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Event = tuple[dict[str, str], int, float]
 
@@ -108,6 +110,19 @@ class TestRiemannJson:
     )
     def test_values(self, fields, value):
         assert one("json", riemann(host="h", service="s", time=T0, **fields))[2] == value
+
+    def test_null_metric_and_time_fall_back_also_for_a_known_series(self):
+        first = riemann(host="h", service="s", metric=1, time=T0)
+        line = riemann(
+            host="h",
+            service="s",
+            metric=None,
+            metric_d=4.5,
+            time=None,
+            **{"@timestamp": "2023-11-14T22:13:20Z"},
+        )
+        events, rejected, _ = decode("json", [first, line])
+        assert [(ms, value) for _, ms, value in events] == [(T0_MS, 1.0), (T0_MS, 4.5)] and not rejected
 
     def test_missing_host_or_service_is_an_empty_key_field(self):
         assert one("json", riemann(service="s", metric=1, time=T0))[0] == {"host": "", "service": "s"}
@@ -712,10 +727,14 @@ _in_range = st.one_of(
     st.integers(MIN_TIME_MS // 1000 - 2, MAX_TIME_MS // 1000 + 2),
     st.floats(MIN_TIME_MS / 1000 - 2, MAX_TIME_MS / 1000 + 2),
 )
+_iso_in_range = st.integers(MIN_TIME_MS - 5, MAX_TIME_MS + 5).map(
+    lambda ms: (EPOCH + timedelta(milliseconds=ms)).isoformat().replace("+00:00", "Z")
+)
 _moments = st.one_of(
     _in_range,
     _in_range,
     _in_range,
+    _iso_in_range,
     st.floats(allow_nan=True, allow_infinity=True),
     st.integers(-(2**80), 2**80),
     st.datetimes().map(lambda moment: moment.isoformat() + "Z"),
@@ -735,15 +754,21 @@ def riemann_lines(draw: st.DrawFn) -> bytes:
     if draw(st.integers(0, 9)) == 0:
         return draw(_garbage)
     event: dict[str, object] = {}
-    for name, values in (("host", _texts), ("service", _texts), ("time", _moments), ("metric", _metrics)):
+    host_service = st.sampled_from(["a", "b", "", None])  # few: series repeat
+    for name, values in (
+        ("host", host_service),
+        ("service", host_service),
+        ("time", _moments),
+        ("metric", _metrics),
+    ):
         if draw(st.integers(0, 7)):
-            event[name] = draw(values)
+            event[name] = draw(st.one_of(st.none(), values))
     if draw(st.booleans()):
         event["tags"] = draw(st.lists(_texts, max_size=3))
-    if draw(st.integers(0, 5)) == 0:
-        event[draw(st.sampled_from(["metric_d", "metric_f", "metric_sint64", "@timestamp"]))] = draw(
-            st.one_of(_metrics, _moments)
-        )
+    for name in draw(
+        st.lists(st.sampled_from(["metric_d", "metric_f", "metric_sint64", "@timestamp"]), max_size=2)
+    ):
+        event[name] = draw(_iso_in_range if name == "@timestamp" else _metrics)
     return json.dumps(event).encode()  # NaN and Infinity as Python writes them
 
 
@@ -843,7 +868,7 @@ def _decode_in_pieces(fmt: str, lines: list[bytes], cuts: list[int], as_buffer: 
 @PROPERTY
 @given(data=st.data())
 def test_decoding_does_not_depend_on_how_lines_are_batched(fmt, data):
-    lines = data.draw(st.lists(LINES[fmt], max_size=25))
+    lines = data.draw(st.lists(LINES[fmt], min_size=3, max_size=25))
     cuts = data.draw(st.lists(st.integers(0, len(lines)), max_size=5))
     whole = _decode_in_pieces(fmt, lines, [], as_buffer=False)
     assert _decode_in_pieces(fmt, lines, cuts, as_buffer=False) == whole
@@ -851,6 +876,13 @@ def test_decoding_does_not_depend_on_how_lines_are_batched(fmt, data):
     # and one at a time: every line has exactly one outcome per would-be event
     single = _decode_in_pieces(fmt, lines, list(range(len(lines))), as_buffer=False)
     assert single == whole
+    # and each line alone, by a decoder that has seen nothing before (no cached series)
+    alone_events, alone_rejected = [], Counter()
+    for line in lines:
+        events, rejected = _decode_in_pieces(fmt, [line], [], as_buffer=False)
+        alone_events += events
+        alone_rejected += rejected
+    assert (alone_events, alone_rejected) == whole
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
