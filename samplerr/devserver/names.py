@@ -243,46 +243,49 @@ def resolve(
     *,
     allow_aliases: bool = True,
 ) -> Resolution:
-    """Resolve ``expressions`` to concrete indices, raising Elasticsearch's errors."""
+    """Resolve ``expressions`` to concrete indices, raising Elasticsearch's errors.
+
+    As ``resolveExpressionsToResources``: expressions resolve to names (of indices and aliases), an
+    exclusion removes names, and aliases expand to their indices at the end.
+    """
     members = alias_index_map(indices) if allow_aliases else {}
     if is_all(expressions):
         found, names = _expand_wildcard("*", indices, {}, options)
         return Resolution(found, set(names), True)
-    ordered: dict[str, None] = {}
-    resolved: set[str] = set()
+    selected: dict[str, None] = {}
     wildcard_seen = False
     for expr in expressions:
         if expr.startswith("-") and wildcard_seen:
             target = expr[1:]
-            # aliases are resolved after exclusions: excluding an alias name leaves its indices in
             if is_wildcard(target):
-                drop, _ = _expand_wildcard(target, indices, {}, options)
+                _, drop = _expand_wildcard(target, indices, members, options)
             else:
-                drop = [target] if target in indices else []
+                drop = [target]
             for name in drop:
-                ordered.pop(name, None)
+                selected.pop(name, None)
             continue
         if is_wildcard(expr):
             wildcard_seen = True
             found, names = _expand_wildcard(expr, indices, members, options)
             if not found and not options.allow_no_indices:
                 raise index_not_found(expr)
-            for name in found:
-                ordered[name] = None
-            resolved.update(names)
+            for name in names:
+                selected[name] = None
             continue
-        if expr in indices:
-            ordered[expr] = None
-            resolved.add(expr)
-        elif expr in members:
-            for name in members[expr]:
-                ordered[name] = None
-            resolved.add(expr)
+        if expr in indices or expr in members:
+            selected[expr] = None
         elif not options.ignore_unavailable:
             raise index_not_found(expr)
-    if not ordered and not options.allow_no_indices:
+    concrete: dict[str, None] = {}
+    for name in selected:
+        if name in indices:
+            concrete[name] = None
+        else:
+            for index in members.get(name, ()):
+                concrete[index] = None
+    if not concrete and not options.allow_no_indices:
         raise index_not_found(",".join(expressions))
-    return Resolution(list(ordered), resolved, False)
+    return Resolution(list(concrete), set(selected), False)
 
 
 def filtering_aliases(index: str, meta: IndexLike, resolution: Resolution) -> list[str] | None:
