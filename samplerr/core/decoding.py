@@ -19,11 +19,13 @@ Formats
         float; another unit with ``timestamp_unit``) or an ISO 8601 string as Riemann writes it;
         when ``time`` is absent or null, ``@timestamp`` (Logstash) is used. A missing ``host`` or
         ``service`` is the empty string, like any missing key field: the event is kept (Riemann
-        allows it), in the series whose key has ``""`` there. ``NaN``/``Infinity`` literals (as
-        Python writes them) and the strings ``"NaN"``/``"Infinity"``/``"-Infinity"`` (as Jackson
-        writes them) are ``not_finite``; any other string, a boolean, a list or an object as the
-        value is ``no_value``. Field values that are not strings become text (``field_text``:
-        ``1.5``, ``true``; the ``tags`` list sorted and joined with ``,``).
+        allows it), in the series whose key has ``""`` there. A boolean value is 1.0 or 0.0
+        (as in the other formats). ``NaN``/``Infinity`` literals (as Python writes them) and the
+        strings ``"NaN"``/``"Infinity"``/``"-Infinity"`` (as Jackson writes them) are
+        ``not_finite``; any other string (``"12"`` included: no guessing), a list or an object
+        as the value is ``no_value``. Field values that are not strings become text
+        (``field_text``: ``12``, ``1.5``, ``true``; the ``tags`` list sorted and joined with
+        ``,``). Duplicate keys: the last one wins.
     ``telegraf`` (Telegraf's JSON serializer)
         ``{"name": m, "tags": {...}, "fields": {...}, "timestamp": t}`` per line, or Telegraf's
         batch ``{"metrics": [...]}``. ``timestamp`` is in seconds unless ``timestamp_unit`` says
@@ -32,20 +34,24 @@ Formats
         ``measurement[,tag=value...] field=value[,field=value...] [timestamp]`` with the
         protocol's escaping: ``\\,`` and ``\\ `` in the measurement; ``\\,``, ``\\=``, ``\\ ``
         in tag keys, tag values and field keys; ``\\"`` and ``\\\\`` inside quoted string
-        values. Values: floats (``1``, ``-1.5e3``), integers ``12i``, unsigned ``12u``, booleans
+        values; any other backslash is itself. Values: floats (``1``, ``-1.5e3``, ``.5``; also
+        ``nan``/``inf``, which are ``not_finite``), integers ``12i``, unsigned ``12u``, booleans
         (``t``, ``T``, ``true``, ``True``, ``TRUE``, ``f`` …), quoted strings. The timestamp is
         an integer in nanoseconds unless ``timestamp_unit`` (the writer's precision) says
         otherwise; a line without one is ``no_time`` (the decoder never reads the clock).
+        Sections may be separated by several spaces. A malformed field, tag or timestamp makes
+        the whole line ``not_parseable``, as InfluxDB would refuse it.
     ``graphite`` (plaintext)
-        ``path value timestamp``, separated by spaces or tabs; the timestamp in seconds, an
-        integer or a float. Graphite tags (``path;tag=value;tag2=value2``) become fields.
+        ``path value timestamp``, separated by spaces or tabs; the value as carbon reads it
+        (``float()``); the timestamp in seconds, an integer or a float. Graphite tags
+        (``path;tag=value;tag2=value2``) become fields; the order of the tags does not matter.
 
     In Telegraf JSON and line protocol every numeric field is an event of its own series:
     ``service`` is ``<measurement>.<field>`` and every tag (``host`` included) is a field.
     Booleans are 1.0 and 0.0. A string field is skipped and counted as ``not_numeric`` (visible,
     not an error); a metric without any field is ``no_value`` once. In graphite, ``service`` is
     the path and the tags are fields. A tag named ``service`` would clash with the computed
-    ``service``: it is kept as ``service_tag``.
+    ``service``: it is kept as ``service_tag``. A string field creates no series.
 
 Series
     With ``[series] key`` set, the key is exactly those fields, a missing one being ``""``.
@@ -62,6 +68,12 @@ Rejections
     and numbers that overflow a double), ``no_time`` (absent, or not a number or an ISO 8601
     date-time, or NaN), ``time_out_of_range`` (outside ``[MIN_TIME_MS, MAX_TIME_MS)``).
     Times are converted exactly as :mod:`samplerr.core.decoding_times` describes.
+    ``EventBatch.reject_examples`` keeps the first few offending lines of a call per reason
+    (each cut to about 200 characters, invalid UTF-8 escaped) for rate-limited logging.
+
+Several lines in one message (Telegraf batches several metrics into one Kafka message) are
+split by the caller: ``decode_buffer(message)``, or ``decode_lines(message.split(b"\\n"))``.
+A decoder keeps caches from raw bytes or values to series ids (bounded); it is not thread-safe.
 """
 
 from __future__ import annotations
