@@ -49,6 +49,8 @@ def field_text(value: object) -> str:
 
 def _matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
     """Whether a text matches any of the glob ``patterns`` (case-sensitive, whole text)."""
+    if isinstance(patterns, str):  # one pattern given bare
+        patterns = (patterns,)
     if not patterns:
         return lambda _text: False
     regex = re.compile("|".join(fnmatch.translate(pattern) for pattern in patterns))

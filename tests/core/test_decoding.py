@@ -630,6 +630,13 @@ class TestFilters:
         assert self.kept(include={"host": ("?*",)}) == [1.0, 2.0, 3.0]
         assert self.kept(exclude={"host": ("",)}) == [1.0, 2.0, 3.0]
 
+    def test_a_bare_pattern_is_one_pattern(self):
+        assert self.kept(include={"host": "web-*"}) == [1.0, 2.0]
+
+    def test_no_pattern_matches_nothing(self):
+        assert self.kept(include={"host": ()}) == []
+        assert self.kept(exclude={"host": ()}) == [1.0, 2.0, 3.0, 4.0]
+
     def test_globs_are_case_sensitive_and_whole(self):
         assert self.kept(include={"host": ("WEB-*",)}) == []
         assert self.kept(include={"host": ("web",)}) == []
