@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from samplerr.adapters.es_catalogue import (
     LOCK_SUFFIX,
@@ -214,23 +215,25 @@ def purge(
 ) -> PurgeResult:
     """Rotate, then delete the indices the plan deletes, under the lock.
 
-    After the rotation the state is read again; an index is deleted only if the plan of that
-    state deletes it (expired, not the only copy of kept data, not a current or future period)
-    and no alias under ``alias_prefix`` targets it any more.
+    The deletions come from the plan of the rotation: they depend on the indices and ``now`` only
+    (expired, not the only copy of kept data, not a current or future period), not on the aliases.
+    After the rotation the aliases are read again: if they are not exactly what the rotation made
+    (someone changed them without the lock), nothing is deleted this time; an index some alias
+    under ``alias_prefix`` still targets is never deleted.
     """
     if dry_run:
         rotation = rotate(connection, config, now, dry_run=True)
         return PurgeResult(rotation, rotation.plan.deletions, _kept(rotation.plan, rotation.state), True)
     with lifecycle_lock(connection, config, wait_s=lock_wait_s):
         rotation = _apply_rotation(connection, config, now)
-        state = read_state(connection, config) if rotation.plan.actions else rotation.state
-        plan = plan_for(config, state, now)
-        if plan.actions:  # only a writer bypassing the lock changes aliases meanwhile
+        plan = rotation.plan
+        aliases = list_aliases(connection, config.elasticsearch.alias_prefix)
+        if _managed_map(aliases, plan) != plan.desired_alias_map():
             log.warning("purge: the aliases changed during the rotation; deleting nothing this time")
-            return PurgeResult(rotation, (), _kept(plan, state), False)
-        targeted = {alias.index for alias in state.aliases}
+            return PurgeResult(rotation, (), _kept(plan, rotation.state), False)
+        targeted = {alias.index for alias in aliases}
         deletions = tuple(d for d in plan.deletions if d.index not in targeted)
-        kept = _kept(plan, state) + tuple(
+        kept = _kept(plan, rotation.state) + tuple(
             Decision(d.index, "alias", "an alias still targets it")
             for d in plan.deletions
             if d.index in targeted
@@ -241,6 +244,16 @@ def purge(
             )
             log.info("purge: deleted %d indices: %s", len(names), ", ".join(names))
         return PurgeResult(rotation, deletions, tuple(sorted(kept, key=lambda d: d.index)), False)
+
+
+def _managed_map(aliases: tuple[AliasInfo, ...], plan: Plan) -> dict[str, dict[str, Any]]:
+    """The aliases samplerr manages (on classified indices), as alias → index → filter."""
+    ours = {index.name for index in plan.classified}
+    found: dict[str, dict[str, Any]] = {}
+    for alias in aliases:
+        if alias.index in ours:
+            found.setdefault(alias.alias, {})[alias.index] = alias.filter
+    return found
 
 
 def _kept(plan: Plan, state: LifecycleState) -> tuple[Decision, ...]:
