@@ -63,6 +63,7 @@ REDACTED = "***"
 MIN_MAJOR = 8  # oldest Elasticsearch major samplerr is tested against
 # The text of each warning of a Warning header: 299 Elasticsearch-9.1.0-abc "text" ["date"]
 _WARNING_TEXT = re.compile(r'\d{3} \S+ "((?:[^"\\]|\\.)*)"')
+_BRACKETED = re.compile(r"\[[^\]]*\]")  # the names a warning is about: [.samplerr-2026.11.22]
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,12 +355,13 @@ class EsConnection:
         return meta, parsed
 
     def _log_warning(self, header: str) -> None:
-        """Log each distinct deprecation warning of the server once (the first 100 of them)."""
+        """Log each kind of server warning once (names in brackets aside: one line for every index)."""
         messages = _WARNING_TEXT.findall(header) or [header]
         for message in messages:
-            if message not in self._warned and len(self._warned) < 100:
-                self._warned.add(message)
-                log.warning("Elasticsearch warns: %s", message)
+            kind = _BRACKETED.sub("[]", message)
+            if kind not in self._warned and len(self._warned) < 100:
+                self._warned.add(kind)
+                log.warning("Elasticsearch warns (logged once): %s", message)
 
     def _hosts_text(self) -> str:
         return ", ".join(self.hosts)

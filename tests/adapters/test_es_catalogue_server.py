@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -214,3 +215,13 @@ class TestLifecycleLock:
                 assert not other
         with LifecycleLock(connection, prefix, "b") as held:
             assert held
+
+
+def test_a_server_warning_is_logged_once_whatever_index_it_names(connection, prefix, caplog):
+    """Elasticsearch warns at each dot-prefixed index created; the log says it once."""
+    caplog.set_level(logging.WARNING, logger="samplerr.adapters.es_connection")
+    for day in (22, 23, 24):
+        create_index(connection, f"{prefix}2026.11.{day}")
+    warned = [r.getMessage() for r in caplog.records if "Elasticsearch warns" in r.getMessage()]
+    assert len(warned) == 1
+    assert f"[{prefix}2026.11.22] starts with a dot" in warned[0]
