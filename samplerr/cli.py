@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "samplerr.commands.lifecycle",
     "samplerr.commands.run",
     "samplerr.commands.devserver",
+    "samplerr.commands.demo",
 )
 
 HELP = """\
