@@ -232,8 +232,7 @@ class KafkaService:
 
     def _tick(self, batches_for: set[TopicPart]) -> None:
         """Wall-clock flush of caught-up partitions; lag, gauges and rate-limited logs."""
-        positions = {tp: s.next_offset for tp, s in self.partitions.items() if s.next_offset is not None}
-        self._lag = self.source.lag(positions)
+        self._lag = self.source.lag({tp: s.position for tp, s in self.partitions.items()})
         now_s = self._wall()
         if not self.source.paused:
             for tp, state in self.partitions.items():
@@ -415,7 +414,9 @@ class KafkaService:
                 )
             where = f"offset {committed}" if committed is not None else "auto.offset.reset"
             log.info("%s starts without a checkpoint, at %s", tp, where)
-            return PartitionState(self.config, fmt), None
+            state = PartitionState(self.config, fmt)
+            state.start_offset = committed
+            return state, None
         if committed is not None and committed > checkpoint.offset:
             raise StartRefusedError(
                 f"{tp}: the committed offset {committed} is ahead of its checkpoint (offset "
@@ -426,7 +427,7 @@ class KafkaService:
             state = PartitionState.restore(self.config, fmt, checkpoint.state)
         except StateError as exc:
             raise StartRefusedError(f"{tp}: checkpoint {checkpoint.label}: {exc}; {hint}") from exc
-        state.next_offset = state.checkpoint_offset = checkpoint.offset
+        state.next_offset = state.checkpoint_offset = state.start_offset = checkpoint.offset
         state.generation = checkpoint.generation
         log.info("%s restored from checkpoint %s (%d series)", tp, checkpoint.label, state.series_count)
         return state, checkpoint.offset

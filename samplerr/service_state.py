@@ -69,6 +69,7 @@ class PartitionState:
         self.fmt = fmt
         self.pipeline = pipeline if pipeline is not None else Pipeline(config, fmt)
         self.next_offset: int | None = None  # every message before it has been fed
+        self.start_offset: int | None = None  # where consumption started, when known
         self.checkpoint_offset: int | None = None  # offset of the last checkpoint saved or restored
         self.generation = 0  # of the last checkpoint saved or restored
         self.events = 0
@@ -113,6 +114,11 @@ class PartitionState:
 
     def finish(self) -> list[BulkBody]:
         return self.pipeline.finish()
+
+    @property
+    def position(self) -> int | None:
+        """The next offset to read, when known (for the lag)."""
+        return self.next_offset if self.next_offset is not None else self.start_offset
 
     @property
     def series_count(self) -> int:

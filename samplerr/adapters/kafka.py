@@ -356,21 +356,23 @@ class KafkaSource:
             out[TopicPart(p.topic, p.partition)] = Committed(offset, p.metadata or "")
         return out
 
-    def lag(self, positions: Mapping[TopicPart, int]) -> dict[TopicPart, int]:
-        """Messages behind the end of each partition, from the high watermarks of the last fetches."""
+    def lag(self, positions: Mapping[TopicPart, int | None]) -> dict[TopicPart, int]:
+        """Messages behind the end of each partition, from the high watermarks of the last fetches.
+
+        Partitions whose position or high watermark is not known yet are left out.
+        """
         out: dict[TopicPart, int] = {}
         for tp, position in positions.items():
+            if position is None or position < 0:
+                continue
             try:
                 marks = self._consumer.get_watermark_offsets(
                     TopicPartition(tp.topic, tp.partition), cached=True
                 )
             except KafkaException:
                 continue
-            if marks is None:
-                continue
-            high = int(marks[1])
-            if high >= 0 and position >= 0:
-                out[tp] = max(0, high - position)
+            if marks is not None and int(marks[1]) >= 0:
+                out[tp] = max(0, int(marks[1]) - position)
         return out
 
     def close(self) -> None:

@@ -21,26 +21,23 @@ FormatOption = Literal["json", "telegraf", "influx", "graphite"]
 LogFormatOption = Literal["text", "json"]
 LogLevelOption = Literal["debug", "info", "warning", "error"]
 
-RUN_HELP = """\
-Run the service: consume metrics, consolidate them into every archive, write the archives to
-Elasticsearch, and run the lifecycle jobs (rotate, purge).
-
-Sources: Kafka ([kafka] bootstrap_servers, topics, group_id, format, and [kafka.config] passed to
-librdkafka for SASL/SSL and tuning), or a file / stdin for trials and pipes.
-
-With Kafka, offsets are committed only once every event before them is in Elasticsearch or in a
-checkpoint of the open windows ([service] checkpoint = "fs" in checkpoint_dir, or "elasticsearch");
-after a crash the service resumes from its checkpoints and the archives come out as if nothing had
-happened. Producers must key messages by series (e.g. Telegraf's routing_tag = "host") so that each
-series lives in one partition; several instances in one group then share the partitions.
-
-Metrics for Prometheus on http://LISTEN/metrics and health on /healthz ([service] listen).
-SIGTERM or SIGINT: stop consuming, write what is final, checkpoint, commit and exit 0 within
-[service] shutdown_timeout. A configuration change needs a restart.
-
-Exit status: 0 stopped cleanly (or input done), 1 failure (the log says why), 2 invalid
-configuration or options.
-"""
+RUN_HELP = (
+    "Run the service: consume metrics, consolidate them into every archive, write the archives to "
+    "Elasticsearch, and run the lifecycle jobs (rotate, purge).\n\n"
+    "Sources: Kafka (the \\[kafka] section: bootstrap_servers, topics, group_id, format, and "
+    "\\[kafka.config] passed to librdkafka for SASL/SSL and tuning), or a file or stdin for trials and "
+    "pipes.\n\n"
+    "With Kafka, offsets are committed only once every event before them is in Elasticsearch or in a "
+    "checkpoint of the open windows (\\[service] checkpoint = fs in checkpoint_dir, or elasticsearch): "
+    "after a crash the service resumes from its checkpoints and the archives come out as if nothing had "
+    "happened. Producers must key messages by series (e.g. Telegraf's routing_tag = host) so that each "
+    "series lives in one partition; several instances in one group then share the partitions.\n\n"
+    "Prometheus metrics on http://LISTEN/metrics, health on /healthz (\\[service] listen). SIGTERM or "
+    "SIGINT: stop consuming, write what is final, checkpoint, commit and exit 0 within "
+    "\\[service] shutdown_timeout. A configuration change needs a restart.\n\n"
+    "Exit status: 0 stopped cleanly (or input done), 1 failure (the log says why), 2 invalid "
+    "configuration or options."
+)
 
 
 def _override(

@@ -69,9 +69,15 @@ class MockKafka:
     def producer(self, **config: object) -> confluent_kafka.Producer:
         return confluent_kafka.Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 5, **config})
 
-    def produce(self, topic: str, messages: Iterable[tuple[int, bytes]], key: bytes | None = None) -> int:
+    def produce(
+        self,
+        topic: str,
+        messages: Iterable[tuple[int, bytes]],
+        key: bytes | None = None,
+        config: dict[str, object] | None = None,
+    ) -> int:
         """Produce (partition, value) pairs and wait until all are acknowledged; returns the count."""
-        producer = self.producer()
+        producer = self.producer(**(config or {}))
         failures: list[str] = []
 
         def delivered(err: confluent_kafka.KafkaError | None, _msg: object) -> None:
