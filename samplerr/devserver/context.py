@@ -23,6 +23,7 @@ BUILD_DATE = "2025-07-01T00:00:00.000Z"
 class Stats:
     lock: threading.Lock = field(default_factory=threading.Lock)
     requests: Counter[str] = field(default_factory=Counter)
+    busy_ms: Counter[str] = field(default_factory=Counter)
     statuses: Counter[str] = field(default_factory=Counter)
     bulk_requests: int = 0
     bulk_items: int = 0
@@ -33,6 +34,10 @@ class Stats:
         with self.lock:
             self.requests[endpoint] += 1
             self.requests["total"] += 1
+
+    def count_time(self, endpoint: str, seconds: float) -> None:
+        with self.lock:
+            self.busy_ms[f"{endpoint}"] += int(seconds * 1000)
 
     def count_status(self, status: int) -> None:
         with self.lock:
@@ -49,6 +54,7 @@ class Stats:
         with self.lock:
             return {
                 "requests": dict(self.requests),
+                "busy_ms": dict(self.busy_ms),
                 "statuses": dict(self.statuses),
                 "bulk": {
                     "requests": self.bulk_requests,

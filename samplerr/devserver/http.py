@@ -394,7 +394,11 @@ class DevRequestHandler(BaseHTTPRequestHandler):
             check_params(req, r)
             if body:
                 check_content_type(self.headers, body)
-            resp = r.handler(ctx, req)
+            handler_started = time.perf_counter()
+            try:
+                resp = r.handler(ctx, req)
+            finally:
+                ctx.stats.count_time(f"{method} {r.name}", time.perf_counter() - handler_started)
         except (EsError, PlainError) as exc:
             resp = error_response(exc)
         except Exception as exc:  # a handler bug: answer like Elasticsearch's internal error, log it
