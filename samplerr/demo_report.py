@@ -9,6 +9,7 @@ aliases on every series — no instant is served twice, and resolution only gets
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -154,7 +155,7 @@ class SeriesCheck:
         return sum(stretch.windows for stretch in self.stretches)
 
     def _pairs(self) -> list[tuple[Stretch, Stretch]]:
-        return list(zip(self.stretches, self.stretches[1:], strict=False))
+        return list(itertools.pairwise(self.stretches))
 
     @property
     def overlaps(self) -> int:

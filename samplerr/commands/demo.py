@@ -17,11 +17,17 @@ from rich.text import Text
 
 from samplerr.commands.common import EXIT_FAILURE, EXIT_USAGE, fail
 from samplerr.commands.lifecycle import parse_now, print_status
-from samplerr.core.errors import SamplerrError
+from samplerr.core.errors import ConfigError, SamplerrError
 from samplerr.demo import DemoOptions, Outcome, Run, Totals, run_demo
 from samplerr.demo_data import MAX_SERIES
 from samplerr.demo_plot import default_panels, sparkline, svg_series
-from samplerr.demo_scale import DEFAULT_STEP_FACTOR, demo_config_text, describe_scale, duration_text
+from samplerr.demo_scale import (
+    DEFAULT_STEP_FACTOR,
+    demo_config,
+    demo_config_text,
+    describe_scale,
+    duration_text,
+)
 from samplerr.demo_server import DevServerError
 from samplerr.plot import TERMINAL_COLOURS
 
@@ -149,8 +155,9 @@ def print_report(outcome: Outcome, svg_path: Path, console: Console) -> None:
         highlight=False,
     )
     console.print(
-        "samplerr keeps a fixed number of windows per series and archive: the kept size stays about the same "
-        "however long it runs (round robin), while raw data grows with time.",
+        "samplerr keeps at most a fixed number of windows per series and archive (its step and ttl): "
+        "the kept size is bounded whatever the feed rate and however long it runs (round robin); "
+        "raw data grows with both.",
         highlight=False,
     )
 
@@ -336,6 +343,10 @@ def register(app: typer.Typer) -> None:
             fail(str(exc), EXIT_USAGE)
         if keep is not None and keep.exists() and any(keep.iterdir()):
             fail(f"--keep: {keep} is not empty; give a new or empty directory", EXIT_USAGE)
+        try:
+            demo_config(step_factor, "http://127.0.0.1:9200")
+        except ConfigError as exc:
+            fail(f"--step-factor {step_factor} makes an invalid configuration: {exc}", EXIT_USAGE)
         options = DemoOptions(days=days, series=series, step_factor=step_factor, seed=seed, now=end)
         out, err = Console(), Console(stderr=True)
         collector = WarningCollector()
@@ -351,6 +362,8 @@ def register(app: typer.Typer) -> None:
                 outcome = run_demo(options, data_dir, on_start=view.started, on_progress=view.advanced)
         except (DevServerError, SamplerrError, OSError, ValueError) as exc:
             fail(f"the demo failed: {exc}", EXIT_FAILURE)
+        except KeyboardInterrupt:
+            fail("interrupted", EXIT_FAILURE)
         finally:
             logger.removeHandler(collector)
             logger.propagate = True
@@ -365,7 +378,8 @@ def register(app: typer.Typer) -> None:
             )
             print_keep(keep, outcome, out)
         for message, count in collector.messages.items():
-            err.print(f"[dim]logged {count}x: {message}[/]", highlight=False)
+            times = f" ({count} times)" if count > 1 else ""
+            err.print(f"note: {message}{times}", style="dim", highlight=False, markup=False)
         out.print(f"done in {time.monotonic() - began:.1f} s", highlight=False)
         problems = _problems(outcome)
         if problems:
