@@ -102,6 +102,7 @@ class Op:
     doc_id: str | None
     meta: JsonDict
     source: bytes | None
+    parsed: Any = None  # the source line, when the whole body parsed in one go
 
 
 def _action_line_error(line_no: int, detail: str) -> EsError:
@@ -115,6 +116,7 @@ def parse_bulk(body: bytes, default_index: str | None, params: dict[str, str]) -
         raise illegal_argument("The bulk request must be terminated by a newline [\\n]")
     lines = body.split(b"\n")
     last = len(lines) - 1  # the empty string after the final newline
+    everything = _parse_all(body, lines, last)
     ops: list[Op] = []
     problems: list[str] = []
     i = 0
@@ -126,7 +128,7 @@ def parse_bulk(body: bytes, default_index: str | None, params: dict[str, str]) -
         if not line or line.isspace():
             continue
         try:
-            action_obj = loads(line)
+            action_obj = everything[i - 1] if everything is not None else loads(line)
         except orjson.JSONDecodeError as exc:
             raise EsError(
                 400, "x_content_parse_exception", f"[{i}:{exc.pos + 1}] Unexpected character: {exc.msg}"
@@ -165,12 +167,32 @@ def parse_bulk(body: bytes, default_index: str | None, params: dict[str, str]) -
                 raise illegal_argument("The bulk request must be terminated by a newline [\\n]")
             source = lines[i]
             i += 1
+            if everything is not None:
+                ops.append(Op(action, name, doc_id, meta, source, everything[i - 1]))
+                continue
         ops.append(Op(action, name, doc_id, meta, source))
     if problems:
         raise validation_failed(*problems)
     if not ops:
         raise validation_failed("no requests added")
     return ops
+
+
+def _parse_all(body: bytes, lines: list[bytes], last: int) -> list[Any] | None:
+    """Every line parsed in one call (much less overhead than one call per line), or None.
+
+    Only when no line is blank, and checked one value per line: otherwise (or on any invalid JSON) the
+    caller parses line by line, so that a bad document fails its item only.
+    """
+    if last == 0 or b"\n\n" in body or body[:1].isspace():
+        return None
+    try:
+        values = orjson.loads(b"[" + b",".join(lines[:last]) + b"]")
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(values, list) or len(values) != last:
+        return None
+    return values
 
 
 def _bad_action_line(line_no: int, action_obj: Any) -> EsError:
@@ -218,10 +240,13 @@ def bulk_handler(ctx: Ctx, req: Request) -> Response:
                         writer.require_alias = meta["require_alias"] in (True, "true")
                 if action in {"index", "create"}:
                     assert op.source is not None
-                    result = index_doc(op.index, doc_id, op.source, create=action == "create", meta=meta)
+                    result = index_doc(
+                        op.index, doc_id, op.source, create=action == "create", meta=meta, parsed=op.parsed
+                    )
                 elif action == "update":
                     assert op.source is not None and doc_id is not None
-                    result = update_doc(op.index, doc_id, _update_body(op.source), meta)
+                    body = op.parsed if op.parsed is not None else _update_body(op.source)
+                    result = update_doc(op.index, doc_id, body, meta)
                 else:
                     assert doc_id is not None
                     result = delete_doc(op.index, doc_id, meta)

@@ -169,11 +169,13 @@ class Writer:
             )
         return None
 
-    def index(self, name: str, doc_id: str | None, raw: bytes, *, create: bool, meta: JsonDict) -> JsonDict:
+    def index(
+        self, name: str, doc_id: str | None, raw: bytes, *, create: bool, meta: JsonDict, parsed: Any = None
+    ) -> JsonDict:
         index = self.target(name, create=True)
         if doc_id is None:
             doc_id = auto_id()
-        source = parse_source(raw, doc_id)
+        source = parsed if parsed is not None else parse_source(raw, doc_id)
         current = index.docs.get(doc_id)
         dates, changed = index.mapping.prepare(source, doc_id, index.field_limit)
         if changed:
