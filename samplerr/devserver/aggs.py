@@ -240,14 +240,17 @@ def run_aggs(aggs: list[Agg], hits: list[Hit], ctx: AggCtx) -> JsonDict:
         result = _run(agg, hits, ctx)
         if agg.meta is not None:
             result["meta"] = agg.meta
-        out[f"{_typed_name(agg)}#{agg.name}" if ctx.typed_keys else agg.name] = result
+        out[f"{_typed_name(agg, hits)}#{agg.name}" if ctx.typed_keys else agg.name] = result
     return out
 
 
-def _typed_name(agg: Agg) -> str:
-    if agg.type in ("terms",):
-        return "sterms"  # the common case; Elasticsearch picks lterms/dterms by field type
-    return agg.type
+def _typed_name(agg: Agg, hits: list[Hit]) -> str:
+    """The ``typed_keys`` prefix: the aggregation type, ``sterms``/``lterms``/``dterms`` for terms."""
+    if agg.type != "terms":
+        return agg.type
+    ft = _first_type(agg.body["field"], hits)
+    kind = ft.kind if ft is not None else "keyword"
+    return {"long": "lterms", "date": "lterms", "boolean": "lterms", "double": "dterms"}.get(kind, "sterms")
 
 
 def _run(agg: Agg, hits: list[Hit], ctx: AggCtx) -> JsonDict:

@@ -213,7 +213,7 @@ def _index_row(index: Index) -> dict[str, Any]:
         "rep": index.replicas,
         "docs.count": len(index.visible),
         "docs.deleted": index.deleted,
-        "store.size": size * (1 + min(index.replicas, 0)),
+        "store.size": size,  # replicas stay unassigned on one node: only the primaries hold data
         "pri.store.size": size,
         "dataset.size": size,
         "creation.date": index.created,

@@ -437,10 +437,7 @@ class DevRequestHandler(BaseHTTPRequestHandler):
             payload = orjson.dumps(resp.body)
         ctx.stats.count_status(resp.status)
         head = [f"HTTP/1.1 {resp.status} {_reason(resp.status)}\r\n", "X-Elastic-Product: Elasticsearch\r\n"]
-        content_type = resp.content_type
-        if content_type == "application/json":
-            content_type = "application/json"
-        head.append(f"Content-Type: {content_type}\r\n")
+        head.append(f"Content-Type: {resp.content_type}\r\n")
         head.append(f"Content-Length: {len(payload)}\r\n")
         for name, value in resp.headers.items():
             head.append(f"{name}: {value}\r\n")

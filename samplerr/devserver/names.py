@@ -134,11 +134,7 @@ def parse_bool(value: str, key: str) -> bool:
         return True
     if value == "false":
         return False
-    raise illegal_argument(
-        f"Failed to parse value [{value}] as only [true] or [false] are allowed."
-        if key
-        else f"Failed to parse value [{value}]"
-    )
+    raise illegal_argument(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
 
 
 def parse_expand_wildcards(value: str) -> tuple[bool, bool, bool]:

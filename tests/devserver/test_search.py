@@ -523,3 +523,27 @@ def test_msearch_as_grafana_sends_it(es: Elasticsearch, devserver, corpus):
     assert client["responses"][0]["hits"]["total"]["value"] == sum(
         1 for d in docs if d.get("host") == "cache"
     )
+
+
+def test_typed_keys_and_filter_path(es: Elasticsearch, corpus):
+    name, _ = corpus
+    result = es.search(
+        index=name,
+        size=0,
+        typed_keys=True,
+        aggs={
+            "h": {"terms": {"field": "host"}},
+            "c": {"terms": {"field": "count", "size": 1}},
+            "a": {"avg": {"field": "metric"}},
+            "d": {"date_histogram": {"field": "@timestamp", "calendar_interval": "day"}},
+        },
+    )
+    assert set(result["aggregations"]) == {"sterms#h", "lterms#c", "avg#a", "date_histogram#d"}
+    filtered = es.search(index=name, size=2, filter_path=["hits.hits._id", "hits.total"])
+    assert set(filtered) == {"hits"}
+    assert set(filtered["hits"]) == {"hits", "total"}
+    assert all(set(h) == {"_id"} for h in filtered["hits"]["hits"])
+    excluded = es.search(index=name, size=1, filter_path=["-hits.hits._source", "-_shards", "-took"])
+    assert "_source" not in excluded["hits"]["hits"][0]
+    assert "_shards" not in excluded
+    assert "timed_out" in excluded
