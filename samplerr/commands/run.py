@@ -128,6 +128,15 @@ def register(app: typer.Typer) -> None:
                 "events after it only.",
             ),
         ] = False,
+        queue_mib: Annotated[
+            float,
+            typer.Option(
+                "--queue-mib",
+                min=0.01,
+                help="MiB of documents waiting for Elasticsearch before consumption pauses (the memory "
+                "kept for a slow or unavailable Elasticsearch).",
+            ),
+        ] = 32.0,
         log_format: Annotated[
             LogFormatOption, typer.Option("--log-format", help="Log lines as readable text or JSON objects.")
         ] = "text",
@@ -156,7 +165,11 @@ def register(app: typer.Typer) -> None:
             fmt=fmt,
             lifecycle=not no_lifecycle,
             listen=listen,
-            kafka=KafkaOptions(checkpoint_interval=float(interval), discard_state=discard_state),
+            kafka=KafkaOptions(
+                checkpoint_interval=float(interval),
+                discard_state=discard_state,
+                high_water=int(queue_mib * 2**20),
+            ),
         )
         setup_logging(log_format, log_level)
         try:

@@ -195,6 +195,14 @@ class Service:
             time.sleep(0.1)
         raise AssertionError(f"timed out waiting for {what}; last metrics: {last}")
 
+    def exit_status(self, timeout: float) -> int:
+        """Wait for the process to end by itself."""
+        assert self.process is not None
+        try:
+            return self.process.wait(timeout)
+        finally:
+            self._log.close()
+
     def kill(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)

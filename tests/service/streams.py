@@ -80,7 +80,7 @@ def make_stream(
 
 
 def downsample_reference(
-    config: Path, stream: Stream, workdir: Path
+    config: Path, stream: Stream, workdir: Path, *, keep_marker: bool = False
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """What `samplerr downsample` computes from each partition's events: (index, _id) -> document.
 
@@ -98,7 +98,7 @@ def downsample_reference(
         for action, doc in zip(lines[::2], lines[1::2], strict=True):
             meta = json.loads(action)["index"]
             out[(meta["_index"], meta["_id"])] = json.loads(doc)
-    return without_marker(out)
+    return out if keep_marker else without_marker(out)
 
 
 def _keep_body(bodies: list[bytes], body: BulkBody) -> None:
