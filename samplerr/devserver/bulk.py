@@ -9,7 +9,6 @@ not applied.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -95,14 +94,8 @@ GET_PARAMS = frozenset(
 )
 
 
-@dataclass
-class Op:
-    action: str
-    index: str
-    doc_id: str | None
-    meta: JsonDict
-    source: bytes | None
-    parsed: Any = None  # the source line, when the whole body parsed in one go
+# One bulk operation: (action, index name, id or None, metadata, source line or None, parsed source or None)
+Op = tuple[str, str, str | None, JsonDict, bytes | None, Any]
 
 
 def _action_line_error(line_no: int, detail: str) -> EsError:
@@ -110,14 +103,16 @@ def _action_line_error(line_no: int, detail: str) -> EsError:
 
 
 def parse_bulk(body: bytes, default_index: str | None, params: dict[str, str]) -> list[Op]:
+    """Every operation of a bulk body, or the Elasticsearch error that fails the whole request."""
     if not body.endswith(b"\n"):
         if not body.strip():
             raise validation_failed("no requests added")
         raise illegal_argument("The bulk request must be terminated by a newline [\\n]")
     lines = body.split(b"\n")
     last = len(lines) - 1  # the empty string after the final newline
-    everything = _parse_all(body, lines, last)
+    everything = _parse_all(lines, last)
     ops: list[Op] = []
+    append = ops.append
     problems: list[str] = []
     i = 0
     loads = orjson.loads
@@ -125,14 +120,17 @@ def parse_bulk(body: bytes, default_index: str | None, params: dict[str, str]) -
     while i < last:
         line = lines[i]
         i += 1
-        if not line or line.isspace():
+        if everything is not None:
+            action_obj = everything[i - 1]
+        elif not line or line.isspace():
             continue
-        try:
-            action_obj = everything[i - 1] if everything is not None else loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise EsError(
-                400, "x_content_parse_exception", f"[{i}:{exc.pos + 1}] Unexpected character: {exc.msg}"
-            ) from exc
+        else:
+            try:
+                action_obj = loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise EsError(
+                    400, "x_content_parse_exception", f"[{i}:{exc.pos + 1}] Unexpected character: {exc.msg}"
+                ) from exc
         if type(action_obj) is not dict or len(action_obj) != 1:
             raise _bad_action_line(i, action_obj)
         ((action, meta),) = action_obj.items()
@@ -156,21 +154,21 @@ def parse_bulk(body: bytes, default_index: str | None, params: dict[str, str]) -
             name = ""
         elif type(name) is not str:
             name = str(name)
-        source: bytes | None = None
-        if action in {"delete", "update"}:
+        if action == "index":
+            if "op_type" in meta and meta["op_type"] == "create":
+                action = "create"
+        elif action == "delete":
             if doc_id is None:
                 problems.append("id is missing")
-        elif action == "index" and meta.get("op_type") == "create":
-            action = "create"
-        if action != "delete":
-            if i >= last:
-                raise illegal_argument("The bulk request must be terminated by a newline [\\n]")
-            source = lines[i]
-            i += 1
-            if everything is not None:
-                ops.append(Op(action, name, doc_id, meta, source, everything[i - 1]))
-                continue
-        ops.append(Op(action, name, doc_id, meta, source))
+            append((action, name, doc_id, meta, None, None))
+            continue
+        elif action == "update" and doc_id is None:
+            problems.append("id is missing")
+        if i >= last:
+            raise illegal_argument("The bulk request must be terminated by a newline [\\n]")
+        i += 1
+        parsed = everything[i - 1] if everything is not None else None
+        append((action, name, doc_id, meta, lines[i - 1], parsed))
     if problems:
         raise validation_failed(*problems)
     if not ops:
@@ -178,21 +176,16 @@ def parse_bulk(body: bytes, default_index: str | None, params: dict[str, str]) -
     return ops
 
 
-def _parse_all(body: bytes, lines: list[bytes], last: int) -> list[Any] | None:
-    """Every line parsed in one call (much less overhead than one call per line), or None.
+def _parse_all(lines: list[bytes], last: int) -> list[Any] | None:
+    """Every line parsed in a C-level loop (much less overhead than a Python one), or None.
 
-    Only when no line is blank, and checked one value per line: otherwise (or on any invalid JSON) the
-    caller parses line by line, so that a bad document fails its item only.
+    None when a line is blank or not JSON: the caller then parses line by line, so that a bad
+    document fails its item only and a blank line is skipped.
     """
-    if last == 0 or b"\n\n" in body or body[:1].isspace():
-        return None
     try:
-        values = orjson.loads(b"[" + b",".join(lines[:last]) + b"]")
+        return list(map(orjson.loads, lines[:last]))
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(values, list) or len(values) != last:
-        return None
-    return values
 
 
 def _bad_action_line(line_no: int, action_obj: Any) -> EsError:
@@ -220,50 +213,60 @@ def bulk_handler(ctx: Ctx, req: Request) -> Response:
     items: list[JsonDict] = []
     append = items.append
     errors = 0
-    index_doc, update_doc, delete_doc = writer.index, writer.update, writer.delete
+    index_plain = writer.index_plain
+    may_reject = faults.rejects_items()
     with ctx.cluster.lock:
-        for op in ops:
-            action = op.action
-            doc_id = op.doc_id
-            meta = op.meta
-            if doc_id is None and action not in {"update", "delete"}:
-                doc_id = auto_id()
-            if faults.reject_item(path):
-                append({action: item_error(op.index, doc_id, rejected_execution("primary operation"))})
+        for action, name, given_id, meta, source, parsed in ops:
+            doc_id = given_id if given_id is not None or action not in {"index", "create"} else auto_id()
+            if may_reject and faults.reject_item(path):
+                append({action: item_error(name, doc_id, rejected_execution("primary operation"))})
                 errors += 1
                 continue
-            try:
-                if len(meta) > 2:
-                    if meta.get("pipeline"):
-                        raise illegal_argument(f"pipeline with id [{meta['pipeline']}] does not exist")
-                    if "require_alias" in meta:
-                        writer.require_alias = meta["require_alias"] in (True, "true")
-                if action in {"index", "create"}:
-                    assert op.source is not None
-                    result = index_doc(
-                        op.index, doc_id, op.source, create=action == "create", meta=meta, parsed=op.parsed
-                    )
-                elif action == "update":
-                    assert op.source is not None and doc_id is not None
-                    body = op.parsed if op.parsed is not None else _update_body(op.source)
-                    result = update_doc(op.index, doc_id, body, meta)
-                else:
-                    assert doc_id is not None
-                    result = delete_doc(op.index, doc_id, meta)
-                if result["status"] >= 400:
-                    errors += 1
-                append({action: result})
-            except DocumentRejectedError as exc:
-                append({action: item_error(_concrete(writer, op.index), doc_id, exc.error)})
+            if parsed is not None and len(meta) <= 2 and action in {"index", "create"}:
+                fast = index_plain(name, doc_id, source, parsed, action == "create")  # type: ignore[arg-type]
+                if fast is not None:
+                    append({action: fast})
+                    continue
+            result = _one(writer, action, name, doc_id, meta, source, parsed)
+            if result["status"] >= 400:
                 errors += 1
-            except EsError as exc:
-                append({action: item_error(_concrete(writer, op.index), doc_id, exc)})
-                errors += 1
+            append({action: result})
             writer.require_alias = require_alias
         writer.finish()
     ctx.stats.count_bulk(len(ops), errors, writer.written)
     took = int((time.perf_counter() - started) * 1000)
     return Response(200, {"errors": errors > 0, "took": took, "items": items}, warnings=writer.warnings)
+
+
+def _one(
+    writer: Writer,
+    action: str,
+    name: str,
+    doc_id: str | None,
+    meta: JsonDict,
+    source: bytes | None,
+    parsed: Any,
+) -> JsonDict:
+    """One bulk item through the general path; its result, or its error as Elasticsearch reports it."""
+    try:
+        if len(meta) > 2:
+            if meta.get("pipeline"):
+                raise illegal_argument(f"pipeline with id [{meta['pipeline']}] does not exist")
+            if "require_alias" in meta:
+                writer.require_alias = meta["require_alias"] in (True, "true")
+        if action in {"index", "create"}:
+            assert source is not None
+            return writer.index(name, doc_id, source, create=action == "create", meta=meta, parsed=parsed)
+        assert doc_id is not None
+        if action == "update":
+            assert source is not None
+            body = parsed if parsed is not None else _update_body(source)
+            return writer.update(name, doc_id, body, meta)
+        return writer.delete(name, doc_id, meta)
+    except DocumentRejectedError as exc:
+        return item_error(_concrete(writer, name), doc_id, exc.error)
+    except EsError as exc:
+        return item_error(_concrete(writer, name), doc_id, exc)
 
 
 def _update_body(raw: bytes) -> Any:

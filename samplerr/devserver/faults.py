@@ -152,6 +152,9 @@ class Faults:
                     return decision, delay
             return Decision.PROCEED, delay
 
+    def rejects_items(self) -> bool:
+        return bool(self._config.ratios["bulk_item_429_ratio"])
+
     def reject_item(self, path: str) -> bool:
         if not self._config.ratios["bulk_item_429_ratio"]:
             return False

@@ -433,7 +433,7 @@ class Mapping:
         self.json.setdefault("properties", {})
         self._index(self.json["properties"], "", None, nested=False)
         self._fast = self._fast_table()
-        self._plans: dict[tuple[tuple[str, ...], tuple[type, ...]], list[tuple[str, int, FieldType]]] = {}
+        self.plans: dict[tuple[tuple[str, ...], tuple[type, ...]], list[tuple[str, int, FieldType]]] = {}
 
     def _fast_table(self) -> dict[str, tuple[int, FieldType]]:
         """Top-level leaf fields whose common values validate with a type check (see ``prepare``)."""
@@ -585,9 +585,9 @@ class Mapping:
                 )
             )
         shape = (tuple(source), tuple(map(type, source.values())))
-        plan = self._plans.get(shape)
+        plan = self.plans.get(shape)
         if plan is not None:
-            dates = self._run_plan(plan, source)
+            dates = self.run_plan(plan, source)
             if dates is not None:
                 return dates, False
         state = _ParseState(doc_id)
@@ -618,9 +618,9 @@ class Mapping:
                     continue
             slow.append(key)
         if not slow:
-            if len(self._plans) >= _MAX_PLANS:
-                self._plans.clear()
-            self._plans[shape] = [(k, fast[k][0], fast[k][1]) for k in source if fast[k][0] in (_LONG, _DATE)]
+            if len(self.plans) >= _MAX_PLANS:
+                self.plans.clear()
+            self.plans[shape] = [(k, fast[k][0], fast[k][1]) for k in source if fast[k][0] in (_LONG, _DATE)]
         for key in slow:
             self._key(key, source[key], "", state)
         if state.new_fields:
@@ -637,7 +637,7 @@ class Mapping:
         return state.dates, False
 
     @staticmethod
-    def _run_plan(plan: list[tuple[str, int, FieldType]], source: JsonDict) -> JsonDict | None:
+    def run_plan(plan: list[tuple[str, int, FieldType]], source: JsonDict) -> JsonDict | None:
         """Check a document of an already validated shape (only dates and integer ranges remain to check);
         returns its parsed dates, or None to take the general path."""
         dates: JsonDict = {}
@@ -870,7 +870,7 @@ class Mapping:
         rebuilt = Mapping(self.json)
         self.fields, self.objects, self.json = rebuilt.fields, rebuilt.objects, rebuilt.json
         self._fast = rebuilt._fast
-        self._plans = {}
+        self.plans = {}
 
     # --- lookups
 

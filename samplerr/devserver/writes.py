@@ -78,7 +78,7 @@ class Writer:
 
     def target(self, name: str, *, create: bool, require_alias: bool | None = None) -> Index:
         cached = self._targets.get(name)
-        if cached is not None and cached.name in self.ctx.cluster.indices:
+        if cached is not None:  # the lock is held for the whole request: indices do not vanish meanwhile
             return cached
         cluster = self.ctx.cluster
         if "*" in name:
@@ -182,15 +182,19 @@ class Writer:
             self.ctx.cluster.mapping_changed(index)
         if create and current is not None:
             raise index.conflict(doc_id, f"document already exists (current version [{current.version}])")
-        version = self._check_version(index, doc_id, current, meta)
+        version = None
+        if "if_seq_no" in meta or "version" in meta or "if_primary_term" in meta:
+            version = self._check_version(index, doc_id, current, meta)
         if version is None:
-            version = current.version + 1 if current is not None else index.next_version(doc_id)
+            if current is not None:
+                version = current.version + 1
+            else:
+                version = index.next_version(doc_id) if index.tombstones else 1
         seq_no = index.seq_no + 1
         index.seq_no = seq_no
         self.ctx.cluster.put_doc(index, Doc(doc_id, source, raw, version, seq_no, dates))
         self.written += 1
-        if index.name not in self.touched:
-            self.touched[index.name] = index
+        self.touched[index.name] = index
         if self.forced_refresh:
             return self._ok(
                 index,
@@ -200,6 +204,55 @@ class Writer:
                 seq_no,
                 201 if current is None else 200,
             )
+        return {
+            "_index": index.name,
+            "_id": doc_id,
+            "_version": version,
+            "result": "created" if current is None else "updated",
+            "_shards": index.shard_info(),
+            "_seq_no": seq_no,
+            "_primary_term": 1,
+            "status": 201 if current is None else 200,
+        }
+
+    def index_plain(self, name: str, doc_id: str, raw: bytes, source: Any, create: bool) -> JsonDict | None:
+        """The common bulk item (known index, a document of an already validated shape, no versioning
+        parameters) without the general machinery; None when the general path must decide."""
+        index = self._targets.get(name)
+        if index is None or type(source) is not dict or self.forced_refresh:
+            return None
+        mapping = index.mapping
+        plan = mapping.plans.get((tuple(source), tuple(map(type, source.values()))))
+        if plan is None:
+            return None
+        dates = mapping.run_plan(plan, source)
+        if dates is None:
+            return None
+        docs = index.docs
+        current = docs.get(doc_id)
+        if current is not None:
+            if create:
+                return None
+            version = current.version + 1
+        else:
+            version = index.next_version(doc_id) if index.tombstones else 1
+        seq_no = index.seq_no + 1
+        doc = Doc(doc_id, source, raw, version, seq_no, dates)
+        cluster = self.ctx.cluster
+        if cluster.realtime or index.tombstones:
+            cluster.put_doc(index, doc)
+        else:  # Index.store and Cluster.put_doc, inlined for the common case
+            if current is not None:
+                del docs[doc_id]
+                index.store_bytes -= len(current.raw)
+                index.deleted += 1
+            docs[doc_id] = doc
+            index.store_bytes += len(raw)
+            index.seq_no = seq_no
+            index.dirty[doc_id] = doc
+            cluster.journal.record_doc(index.name, doc)
+        self.written += 1
+        self.touched[index.name] = index
         return {
             "_index": index.name,
             "_id": doc_id,
