@@ -137,6 +137,7 @@ class Simulation:
         self.totals.seconds[phase] = self.totals.seconds.get(phase, 0.0) + seconds
 
     def run(self, on_progress: Progress | None = None) -> Totals:
+        began = time.perf_counter()
         install_template(self.connection, self.config)
         with LifecycleWorker(self) as worker:
             for job in job_times(self.config, self.start, self.end):
@@ -152,6 +153,7 @@ class Simulation:
         self.totals.late_merged = stats.late_merged_by_archive
         self.totals.late_dropped = stats.late_dropped_by_archive
         self.totals.rejected = Counter(self.pipeline.counters.rejected)
+        self.totals.seconds["simulation"] = time.perf_counter() - began
         return self.totals
 
     def _consolidate(self, now: int, *, final: bool) -> None:
@@ -343,7 +345,10 @@ def run_demo(
         simulation = Simulation(run.config, run.events, run.start, run.end)
         try:
             totals = simulation.run(on_progress)
-            return read_outcome(run, totals, simulation.connection, server.url)
+            clock = time.perf_counter()
+            outcome = read_outcome(run, totals, simulation.connection, server.url)
+            totals.seconds["read back"] = time.perf_counter() - clock
+            return outcome
         except SamplerrError as exc:
             if not server.alive():
                 raise DevServerError(f"the development server died: {server.errors() or exc}") from exc

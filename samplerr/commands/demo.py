@@ -31,24 +31,30 @@ from samplerr.demo_scale import (
 from samplerr.demo_server import DevServerError
 from samplerr.plot import TERMINAL_COLOURS
 
-HELP = f"""Run samplerr on months of realistic metrics, against a development server, in about a minute.
+HELP = f"""Run samplerr on months of realistic metrics against a development server, in well under a minute.
 
-Starts `samplerr devserver` (an Elasticsearch-compatible development server) on a free port,
-generates --days of host metrics (daily and weekly cycles, drift, noise, spikes, two outages,
-bursts arriving minutes late and one later than late_hold) for --series series of a few hosts,
-and runs them through the real pipeline in simulated time: InfluxDB line protocol decoded,
-consolidated into the archives and written by the bulk writer, with the lifecycle jobs (create
-ahead, purge with its rotation) run each simulated day at the times `samplerr run` schedules them.
-Ends with a report (indices per archive, documents and bytes kept versus raw, aliases, the coverage
-timeline of `samplerr status`, a check that the aliases serve every instant once and the finest
-data kept), a picture of one series as served through the aliases (SVG, and sparklines).
+Starts `samplerr devserver` (an Elasticsearch-compatible development server) on a free port and
+generates --days of host metrics for --series series of three hosts: daily and weekly cycles, drift,
+noise, spikes, two outages, bursts arriving minutes late and one later than late_hold. They go
+through the real pipeline in simulated time: InfluxDB line protocol decoded, consolidated into the
+archives, written by the bulk writer. Each simulated day the lifecycle runs at the default
+schedule's times, in a thread of its own as in `samplerr run`: at 23:05 the next day's indices are
+created ahead (the rotate job's first step); at 00:17 the purge job rotates the aliases, then
+deletes the expired indices. The 5-minute rotations in between would find nothing to change and
+are left out.
 
-Scale, to finish in about a minute on two cores: the archives are the embedded default's
-(tf, ttl, cfuncs, layout, lateness as shipped) with every step multiplied by --step-factor
-(default {DEFAULT_STEP_FACTOR}: 2 min / 1 h / 6 h instead of 20 s / 10 min / 1 h; 1 runs the shipped
-steps, far slower), and samples are dense (4 per window) only in the stretch the finest archive keeps at the
-end: 1 per window where the middle archive serves, 2 where the coarsest does. The kept archives hold
-the same windows as with a dense feed.
+Ends with a report: indices per archive, documents and bytes kept versus raw, the aliases, the
+coverage timeline of `samplerr status`, a check that the aliases serve every instant once and from
+the finest archive kept, and a picture of one series as served through the aliases (an SVG file
+and sparklines). --keep DIR keeps the server's data and prints how to explore it.
+
+Scale, to finish in well under a minute on two cores: the archives are the embedded default's (tf,
+ttl, cfuncs, layout and lateness as shipped) with every step multiplied by --step-factor (default
+{DEFAULT_STEP_FACTOR}: 2 min / 1 h / 6 h instead of 20 s / 10 min / 1 h; 1 runs the shipped steps, far
+slower). Samples are dense (4 per window) only in the stretch the finest archive still keeps at the end;
+where only coarser archives keep data by then, 1 per window of the middle archive and 2 per window
+of the coarsest. The archives left at the end hold the same windows as with a dense feed; fewer
+documents are written and purged on the way.
 
 Exit status: 0 done and the checks passed, 1 something failed (the message says what), 2 bad options.
 """
@@ -94,6 +100,11 @@ def print_intro(run: Run, options: DemoOptions, console: Console, data_dir: Path
     )
     for line in describe_scale(run.config, options.step_factor, run.tiers):
         console.print(f"  scale: {line}", highlight=False)
+    console.print(
+        "  lifecycle: each simulated day, the next day's indices created ahead at 23:05 and the purge job "
+        "(rotating first) at 00:17, with the simulated time as now",
+        highlight=False,
+    )
     where = f"state in {data_dir}" if data_dir is not None else "state in memory"
     console.print(f"  development server: {run.config.elasticsearch.hosts[0]} ({where})", highlight=False)
 
@@ -380,10 +391,19 @@ def register(app: typer.Typer) -> None:
         for message, count in collector.messages.items():
             times = f" ({count} times)" if count > 1 else ""
             err.print(f"note: {message}{times}", style="dim", highlight=False, markup=False)
-        out.print(f"done in {time.monotonic() - began:.1f} s", highlight=False)
+        out.print(f"done in {time.monotonic() - began:.1f} s ({_phases(outcome.totals)})", highlight=False)
         problems = _problems(outcome)
         if problems:
             fail("; ".join(problems), EXIT_FAILURE)
+
+
+def _phases(totals: Totals) -> str:
+    spent = {phase: f"{seconds:.1f} s" for phase, seconds in totals.seconds.items()}
+    return (
+        f"simulation {spent.get('simulation')}, of which writing {spent.get('write')} and consolidating "
+        f"{spent.get('consolidate')}; lifecycle {spent.get('lifecycle')} alongside, in its own thread; "
+        f"reading back {spent.get('read back')}"
+    )
 
 
 def _picture(outcome: Outcome) -> str:
