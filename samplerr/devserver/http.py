@@ -331,6 +331,17 @@ class DevRequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Malformed HTTP (bad request line, oversized headers …): a JSON error with the product header."""
+        body = orjson.dumps({"error": message or _reason(code), "status": code})
+        self.close_connection = True
+        head = (
+            f"HTTP/1.1 {code} {_reason(code)}\r\nX-Elastic-Product: Elasticsearch\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        with contextlib.suppress(OSError):
+            self.wfile.write(head.encode("latin-1") + body)
+
     def do_GET(self) -> None:
         self._serve()
 

@@ -1,5 +1,6 @@
 """HTTP protocol: product header, content negotiation, compatibility headers, routing errors, CLI."""
 
+import socket
 import subprocess
 import sys
 
@@ -197,3 +198,13 @@ def test_sigterm_stops_the_server_cleanly(start_devserver):
     server = start_devserver()
     assert server.stop() == 0
     assert "Traceback" not in server.stderr()
+
+
+def test_malformed_http_gets_a_json_answer_with_the_product_header(devserver):
+    with socket.create_connection(("127.0.0.1", devserver.port), timeout=10) as conn:
+        conn.sendall(b"THIS IS NOT HTTP\r\n\r\n")
+        answer = conn.recv(65536)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"X-Elastic-Product: Elasticsearch" in head
+    assert orjson.loads(body)["status"] == 400
