@@ -302,10 +302,9 @@ class Outcome:
     aliases: tuple[str, ...]  # distinct alias names at the end, sorted
     pending_actions: int  # what one more rotation at the end would change (0 expected)
     dense_events: int  # events a feed at the finest sampling over the whole run would have been
-    es_url: str
 
 
-def read_outcome(run: Run, totals: Totals, connection: EsConnection, es_url: str) -> Outcome:
+def read_outcome(run: Run, totals: Totals, connection: EsConnection) -> Outcome:
     """Read the final state, the served series and the pictured one back through the aliases."""
     state = read_state(connection, run.config)
     plan = plan_for(run.config, state, run.end)
@@ -323,7 +322,6 @@ def read_outcome(run: Run, totals: Totals, connection: EsConnection, es_url: str
         aliases=tuple(sorted({alias.alias for alias in state.aliases})),
         pending_actions=len(plan.actions),
         dense_events=dense_events(run.tiers, len(series)),
-        es_url=es_url,
     )
 
 
@@ -346,7 +344,7 @@ def run_demo(
         try:
             totals = simulation.run(on_progress)
             clock = time.perf_counter()
-            outcome = read_outcome(run, totals, simulation.connection, server.url)
+            outcome = read_outcome(run, totals, simulation.connection)
             totals.seconds["read back"] = time.perf_counter() - clock
             return outcome
         except SamplerrError as exc:

@@ -21,6 +21,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+from samplerr import demo_report
 from samplerr.adapters.es_connection import EsConnection
 from samplerr.cli import build_app
 from samplerr.configfile import embedded_default_text, parse_text
@@ -28,7 +29,15 @@ from samplerr.core.config import ElasticsearchSettings
 from samplerr.demo import job_times
 from samplerr.demo_data import MAX_SERIES, demo_series, generate
 from samplerr.demo_plot import Panel, default_panels, sparkline, svg_series
-from samplerr.demo_report import SeriesCheck, Stretch, Window, served_check, windows_of
+from samplerr.demo_report import (
+    SeriesCheck,
+    Stretch,
+    Window,
+    read_served,
+    search_served,
+    served_check,
+    windows_of,
+)
 from samplerr.demo_scale import Tier, demo_config, demo_config_text, dense_events, sampling_tiers
 from samplerr.plot import COLOURS
 
@@ -427,3 +436,81 @@ def test_default_panels_fit_the_run():
         "the last 6 hours",
     ]
     assert [p.title for p in default_panels(0, 3 * DAY)] == ["the whole run (3 days)", "the last 6 hours"]
+
+
+# --- reading back through the aliases, page by page (the session's dev server) ---------------
+
+
+@pytest.fixture
+def paged_series(es, devserver, index_name, monkeypatch):
+    """Three days of one series (avg/min/max every 10 min, two series at the same instants) behind
+    daily aliases, and pages of 50 hits so that paging happens."""
+    monkeypatch.setattr(demo_report, "MAX_HITS", 50)
+    name = index_name("dr")[:40]
+    prefix, index = f"{name}-a-", f"{name}-i-data"
+    config = parse_text(
+        f'[elasticsearch]\nhosts = ["{devserver.url}"]\n'
+        f'index_prefix = "{name}-i-"\nalias_prefix = "{prefix}"\n'
+        '[[archives]]\ntf = "YYYY.MM.DD"\nstep = "10m"\nttl = "2d"\n',
+        "test",
+        {},
+    )
+    es.indices.create(
+        index=index,
+        mappings={
+            "properties": {
+                "@timestamp": {"type": "date"},
+                "host": {"type": "keyword"},
+                "service": {"type": "keyword"},
+                "cfunc": {"type": "keyword"},
+                "metric": {"type": "double"},
+                "step": {"type": "long"},
+            }
+        },
+    )
+    start = ts("2026-03-01T00:00:00Z")
+    operations = []
+    for t in range(start, start + 3 * DAY, 600):
+        for host in ("a", "b"):
+            for cfunc, value in (("avg", 1.0), ("min", 0.0), ("max", 2.0)):
+                operations += [
+                    {"index": {"_index": index}},
+                    {
+                        "@timestamp": datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "host": host,
+                        "service": "cpu",
+                        "cfunc": cfunc,
+                        "metric": value + t % 7,
+                        "step": 600,
+                    },
+                ]
+    es.bulk(operations=operations, refresh=True)
+    for day in ("2026.03.01", "2026.03.02", "2026.03.03"):
+        es.indices.put_alias(index=index, name=prefix + day)
+    return config, start
+
+
+def test_search_served_pages_through_every_document_once(paged_series):
+    config, start = paged_series
+    with EsConnection(config.elasticsearch) as connection:
+        docs = search_served(
+            connection,
+            config.elasticsearch.alias_prefix + "*",
+            [{"term": {"host": "a"}}],
+            start,
+            start + 3 * DAY,
+        )
+    keys = [(d["@timestamp"], d["cfunc"]) for d in docs]
+    assert len(keys) == len(set(keys)) == 3 * 144 * 3
+    assert [d["@timestamp"] for d in docs] == sorted(d["@timestamp"] for d in docs)
+
+
+def test_read_served_checks_every_series_and_reads_one_whole(paged_series):
+    config, start = paged_series
+    with EsConnection(config.elasticsearch) as connection:
+        check, windows = read_served(connection, config, "a", "cpu", start, start + 3 * DAY)
+    assert [(c.host, c.service, c.windows) for c in check.series] == [("a", "cpu", 432), ("b", "cpu", 432)]
+    assert check.ok
+    assert len(windows) == 432  # the newest page, then the older part through the daily aliases
+    assert [w.start for w in windows] == list(range(start, start + 3 * DAY, 600))
+    assert all(set(w.values) == {"avg", "min", "max"} for w in windows)

@@ -6,7 +6,8 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -62,7 +63,7 @@ SERVER_WARNING = re.compile(r"\[[^\]]*\]")
 
 
 class WarningCollector(logging.Handler):
-    """Keeps samplerr's warnings during the run (they would tear the progress bar) for the end."""
+    """Counts samplerr's warnings by message (``[…]`` for the bracketed names), to show them at the end."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
@@ -346,55 +347,76 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         began = time.monotonic()
-        if not 1 <= series <= MAX_SERIES:
-            fail(f"--series must be between 1 and {MAX_SERIES}, not {series}", EXIT_USAGE)
-        try:
-            end = parse_now(now) if now is not None else None
-        except ValueError as exc:
-            fail(str(exc), EXIT_USAGE)
+        options = _options(days, series, step_factor, seed, now)
         if keep is not None and keep.exists() and any(keep.iterdir()):
             fail(f"--keep: {keep} is not empty; give a new or empty directory", EXIT_USAGE)
-        try:
-            demo_config(step_factor, "http://127.0.0.1:9200")
-        except ConfigError as exc:
-            fail(f"--step-factor {step_factor} makes an invalid configuration: {exc}", EXIT_USAGE)
-        options = DemoOptions(days=days, series=series, step_factor=step_factor, seed=seed, now=end)
+        if not svg.parent.is_dir():
+            fail(f"--svg: {svg.parent} is not a directory", EXIT_USAGE)
         out, err = Console(), Console(stderr=True)
-        collector = WarningCollector()
-        logger = logging.getLogger("samplerr")
-        logger.addHandler(collector)
-        logger.propagate = False
         data_dir = keep / "data" if keep is not None else None
-        try:
-            if keep is not None:
-                data_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
-            with _progress(err) as progress:
-                view = ProgressView(progress, lambda run: print_intro(run, options, out, data_dir))
-                outcome = run_demo(options, data_dir, on_start=view.started, on_progress=view.advanced)
-        except (DevServerError, SamplerrError, OSError, ValueError) as exc:
-            fail(f"the demo failed: {exc}", EXIT_FAILURE)
-        except KeyboardInterrupt:
-            fail("interrupted", EXIT_FAILURE)
-        finally:
-            logger.removeHandler(collector)
-            logger.propagate = True
+        with collected_warnings() as warnings:
+            outcome = _run(options, data_dir, out, err)
         print_report(outcome, svg, out)
         try:
             svg.write_text(_picture(outcome), encoding="utf-8")
+            if keep is not None:
+                (keep / "archives.toml").write_text(
+                    demo_config_text(step_factor, "http://127.0.0.1:9200"), encoding="utf-8"
+                )
         except OSError as exc:
-            fail(f"--svg: cannot write {svg}: {exc}", EXIT_FAILURE)
+            fail(f"cannot write the results: {exc}", EXIT_FAILURE)
         if keep is not None:
-            (keep / "archives.toml").write_text(
-                demo_config_text(step_factor, "http://127.0.0.1:9200"), encoding="utf-8"
-            )
             print_keep(keep, outcome, out)
-        for message, count in collector.messages.items():
+        for message, count in warnings.messages.items():
             times = f" ({count} times)" if count > 1 else ""
             err.print(f"note: {message}{times}", style="dim", highlight=False, markup=False)
         out.print(f"done in {time.monotonic() - began:.1f} s ({_phases(outcome.totals)})", highlight=False)
         problems = _problems(outcome)
         if problems:
             fail("; ".join(problems), EXIT_FAILURE)
+
+
+def _options(days: int, series: int, step_factor: int, seed: int, now: str | None) -> DemoOptions:
+    """The options checked (exit 2 with a message when one is wrong)."""
+    if not 1 <= series <= MAX_SERIES:
+        fail(f"--series must be between 1 and {MAX_SERIES}, not {series}", EXIT_USAGE)
+    try:
+        end = parse_now(now) if now is not None else None
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    try:
+        demo_config(step_factor, "http://127.0.0.1:9200")
+    except ConfigError as exc:
+        fail(f"--step-factor {step_factor} makes an invalid configuration: {exc}", EXIT_USAGE)
+    return DemoOptions(days=days, series=series, step_factor=step_factor, seed=seed, now=end)
+
+
+@contextmanager
+def collected_warnings() -> Iterator[WarningCollector]:
+    """samplerr's log warnings kept aside during the run (they would tear the progress bar)."""
+    collector = WarningCollector()
+    logger = logging.getLogger("samplerr")
+    logger.addHandler(collector)
+    logger.propagate = False
+    try:
+        yield collector
+    finally:
+        logger.removeHandler(collector)
+        logger.propagate = True
+
+
+def _run(options: DemoOptions, data_dir: Path | None, out: Console, err: Console) -> Outcome:
+    """:func:`~samplerr.demo.run_demo` with its progress bar; failures exit 1 with one line."""
+    try:
+        if data_dir is not None:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        with _progress(err) as progress:
+            view = ProgressView(progress, lambda run: print_intro(run, options, out, data_dir))
+            return run_demo(options, data_dir, on_start=view.started, on_progress=view.advanced)
+    except (DevServerError, SamplerrError, OSError, ValueError) as exc:
+        fail(f"the demo failed: {exc}", EXIT_FAILURE)
+    except KeyboardInterrupt:
+        fail("interrupted", EXIT_FAILURE)
 
 
 def _phases(totals: Totals) -> str:
