@@ -88,7 +88,7 @@ class Totals:
 @dataclass(frozen=True, slots=True)
 class Job:
     at: int
-    name: str  # "tick", "rotate", "purge"
+    name: str  # "tick" (consolidate and write), "ahead" (create indices ahead), "purge", "end"
 
 
 def job_times(config: Config, start: int, end: int) -> list[Job]:
