@@ -494,8 +494,13 @@ class DevHTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
 
 
+class DevHTTPServer6(DevHTTPServer):
+    address_family = socket.AF_INET6
+
+
 def make_server(ctx: Ctx, router: Router, host: str, port: int) -> DevHTTPServer:
     handler = type("BoundHandler", (DevRequestHandler,), {"ctx": ctx, "router": router})
-    server = DevHTTPServer((host, port), handler)
+    server_class: type[DevHTTPServer] = DevHTTPServer6 if ":" in host else DevHTTPServer
+    server = server_class((host, port), handler)
     ctx.host, ctx.port = server.server_address[0], server.server_address[1]  # type: ignore[assignment]
     return server

@@ -159,6 +159,22 @@ COUNT_PARAMS = frozenset(
         "ignore_throttled",
     }
 )
+MSEARCH_HEADER_KEYS = frozenset(
+    {
+        "index",
+        "indices",
+        "search_type",
+        "ignore_unavailable",
+        "allow_no_indices",
+        "expand_wildcards",
+        "preference",
+        "routing",
+        "request_cache",
+        "allow_partial_search_results",
+        "ccs_minimize_roundtrips",
+        "ignore_throttled",
+    }
+)
 MSEARCH_PARAMS = frozenset(
     {
         "max_concurrent_searches",
@@ -745,6 +761,9 @@ def msearch_handler(ctx: Ctx, req: Request) -> Response:
             raise EsError(400, "x_content_parse_exception", f"[1:{exc.pos + 1}] {exc.msg}") from exc
         if not isinstance(header, dict):
             raise illegal_argument("msearch header must be an object")
+        for key in header:
+            if key not in MSEARCH_HEADER_KEYS:
+                raise illegal_argument(f"key [{key}] is not supported in the metadata section")
         if i + 1 >= len(lines) or not lines[i + 1].strip():
             raise illegal_argument("msearch request is missing a body line after its header")
         try:
@@ -758,7 +777,7 @@ def msearch_handler(ctx: Ctx, req: Request) -> Response:
     responses: list[JsonDict] = []
     for header, search_body in pairs:
         try:
-            index = header.get("index", default_index)
+            index = header.get("index", header.get("indices", default_index))
             expressions = index if isinstance(index, list) else split_expressions(index)
             options = base.with_body(header)
             params = dict(req.params)
