@@ -170,10 +170,19 @@ def status_report(config: Config, state: LifecycleState, plan: Plan) -> StatusRe
         alias_prefix=config.elasticsearch.alias_prefix,
         archives=archives,
         unknown=unknown,
-        coverage=coverage(plan),
+        coverage=until_now(coverage(plan), plan.now),
         aliases=len(state.aliases),
         pending_actions=len(plan.actions),
         problems=plan.problems,
+    )
+
+
+def until_now(segments: tuple[Segment, ...], now: int) -> tuple[Segment, ...]:
+    """The coverage from the oldest data to ``now`` (the served parts of current periods stop there)."""
+    return tuple(
+        Segment(segment.start, min(segment.end, now), segment.archive, segment.index)
+        for segment in segments
+        if segment.start < now
     )
 
 

@@ -256,6 +256,7 @@ def test_status_reports_archives_unknown_indices_and_coverage(env, tmp_path):
     assert status["aliases"]["pending_actions"] == 0
     coverage = status["coverage"]
     assert coverage[0]["start"] == "2026-01-01T00:00:00Z"  # the yearly index's period
+    assert coverage[-1]["end"] == "2026-11-22T12:00:00Z"  # up to now, not to the end of the period
     for left, right in itertools.pairwise(coverage):
         assert left["end"] == right["start"]  # contiguous, gaps included as archive None
     served = [
