@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -18,7 +19,9 @@ from samplerr.adapters.es_connection import EsConnection
 from samplerr.cli import build_app
 from samplerr.core.config import Config
 from samplerr.lifecycle_ops import purge, rotate
-from samplerr.scheduler import LifecycleJobs
+from samplerr.metrics import ServiceMetrics
+from samplerr.scheduler import LifecycleJobs, lifecycle_jobs
+from samplerr.service_jobs import JobScheduler
 from tests.lifecycle.support import (
     DAY,
     ArchiveModel,
@@ -318,3 +321,20 @@ def test_clock_going_backwards_between_runs(env):
     assert_served_correctly(env, earlier, days=5)
     env.cli("rotate", "--now", "2026-11-24T01:00:00Z")
     assert_served_correctly(env, later, days=5)
+
+
+def test_service_jobs_rotate_and_purge_through_the_job_scheduler(env):
+    """samplerr run's JobScheduler runs the lifecycle's jobs on the service's shared connection."""
+    env.write("2026-11-15", "2026-11-22")
+    moment = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
+    metrics = ServiceMetrics()
+    jobs = {job.name: job for job in lifecycle_jobs(env.config, env.connection)}
+    scheduler = JobScheduler(list(jobs.values()), metrics, clock=lambda: moment)
+    assert scheduler.run_job(jobs["rotate"])
+    assert scheduler.run_job(jobs["purge"])
+    found = set(existing_indices(env.connection, env.config))
+    assert env.prefix + "2026.11.23" in found  # created ahead of midnight
+    assert env.prefix + "2026.11.15" not in found  # purged
+    assert rotate(env.connection, env.config, int(moment.timestamp()), dry_run=True).plan.actions == ()
+    env.connection.request("GET", "/")  # the shared connection is still open
+    assert b'samplerr_lifecycle_runs_total{job="purge",result="ok"} 1.0' in metrics.render()
