@@ -41,6 +41,7 @@ from samplerr.core.config import Config
 from samplerr.core.errors import SamplerrError
 from samplerr.core.lifecycle import next_period_indices
 from samplerr.demo_data import DemoEvents, demo_series, generate
+from samplerr.demo_plot import default_panels
 from samplerr.demo_report import ServedCheck, Window, read_served
 from samplerr.demo_scale import DAY, Tier, demo_config, dense_events, sampling_tiers
 from samplerr.demo_server import DevServerError, DevServerProcess
@@ -311,7 +312,9 @@ def read_outcome(run: Run, totals: Totals, connection: EsConnection) -> Outcome:
     series = [(spec.host, spec.service) for spec in run.events.series]
     until = run.end + run.config.archives[-1].step
     host, service = series[0]
-    served, windows = read_served(connection, run.config, host, service, run.start, until)
+    # min and max only where the picture draws bands: its panels after the first (the whole run)
+    extremes_since = min((panel.start for panel in default_panels(run.start, run.end)[1:]), default=None)
+    served, windows = read_served(connection, run.config, host, service, run.start, until, extremes_since)
     return Outcome(
         run=run,
         totals=totals,

@@ -240,7 +240,13 @@ def served_check(aggregation: dict[str, Any]) -> ServedCheck:
 
 
 def read_served(
-    connection: EsConnection, config: Config, host: str, service: str, start: int, end: int
+    connection: EsConnection,
+    config: Config,
+    host: str,
+    service: str,
+    start: int,
+    end: int,
+    extremes_since: int | None = None,
 ) -> tuple[ServedCheck, list[Window]]:
     """Check every series through ``alias_prefix*`` and read one series' windows, in few searches.
 
@@ -248,11 +254,16 @@ def read_served(
     same search that returns the newest :data:`MAX_HITS` documents of ``host``/``service``
     (``post_filter``: the aggregations see every series). Within one archive a window is in
     exactly one index (its period's), so an instant served twice can only come from two archives,
-    whose stretches then overlap. Older documents of the series, if any, are read the way Grafana
-    reads them: through the finest archive's aliases of each day (``[samplerr-]YYYY.MM.DD``).
+    whose stretches then overlap. The series comes with every cfunc, or with ``avg`` only before
+    ``extremes_since`` when given (fewer documents: one search is often enough). Older documents,
+    if any, are read the way Grafana reads them: through the finest archive's alias of each day
+    (``[samplerr-]YYYY.MM.DD``).
     """
     pattern = f"{config.elasticsearch.alias_prefix}*"
-    mine = [{"term": {"host": host}}, {"term": {"service": service}}]
+    mine: list[dict[str, Any]] = [{"term": {"host": host}}, {"term": {"service": service}}]
+    if extremes_since is not None:
+        recent = {"range": {"@timestamp": {"gte": _iso(extremes_since)}}}
+        mine.append({"bool": {"should": [{"term": {"cfunc": "avg"}}, recent], "minimum_should_match": 1}})
     body = _body([], start, end, "desc") | {"post_filter": {"bool": {"filter": mine}}, "aggs": CHECK_AGGS}
     answer = msearch(connection, pattern, body)
     check = served_check(answer["aggregations"]["avg"])

@@ -514,3 +514,7 @@ def test_read_served_checks_every_series_and_reads_one_whole(paged_series):
     assert len(windows) == 432  # the newest page, then the older part through the daily aliases
     assert [w.start for w in windows] == list(range(start, start + 3 * DAY, 600))
     assert all(set(w.values) == {"avg", "min", "max"} for w in windows)
+    with EsConnection(config.elasticsearch) as connection:
+        _, windows = read_served(connection, config, "b", "cpu", start, start + 3 * DAY, start + 2 * DAY)
+    assert len(windows) == 432
+    assert {w.start for w in windows if set(w.values) == {"avg"}} == set(range(start, start + 2 * DAY, 600))

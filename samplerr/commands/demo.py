@@ -436,8 +436,8 @@ def _picture(outcome: Outcome) -> str:
         default_panels(outcome.run.start, outcome.run.end),
         steps,
         title=f"{service} of {host} through {outcome.run.config.elasticsearch.alias_prefix}* (samplerr demo)",
-        subtitle=f"every window as the aliases serve it, up to {_when(outcome.run.end)}: "
-        "the finest archive kept at each instant",
+        subtitle="each window as the aliases serve it (the finest archive kept), up to "
+        f"{_when(outcome.run.end)}; min and max for the shorter spans",
     )
 
 
