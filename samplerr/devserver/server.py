@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from samplerr.devserver.store import Cluster
 
 log = logging.getLogger("samplerr.devserver")
 REFRESH_TICK_S = 0.1
+FREEZE_EVERY_TICKS = 50
 
 
 class VersionError(ValueError):
@@ -65,11 +67,18 @@ class DevServer:
         return f"http://{host}:{self.ctx.port}"
 
     def _refresher(self) -> None:
+        ticks = 0
         while not self._stop.wait(REFRESH_TICK_S):
+            ticks += 1
             try:
                 self.ctx.cluster.refresh_due()
             except Exception:  # keep refreshing whatever happens to one pass
                 log.exception("periodic refresh failed")
+            if ticks % FREEZE_EVERY_TICKS == 0:
+                # the stored documents are long-lived and free of cycles: collect what is garbage, then
+                # keep the rest out of future collections so that they do not slow down big bulks
+                gc.collect()
+                gc.freeze()
 
     def start(self) -> DevServer:
         refresher = threading.Thread(target=self._refresher, name="devserver-refresh", daemon=True)
