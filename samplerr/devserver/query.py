@@ -2,8 +2,8 @@
 
 Supported: ``match_all``, ``match_none``, ``term``, ``terms``, ``range``, ``exists``, ``ids``, ``bool``
 (``must``/``filter``/``should``/``must_not``, ``minimum_should_match``), ``constant_score``,
-``match``, ``match_phrase``, ``prefix``, ``wildcard`` and ``query_string``. Any other query answers
-400 ``parsing_exception`` naming it — never a silent wrong answer.
+``match``, ``match_phrase``, ``multi_match``, ``prefix``, ``wildcard`` and ``query_string``. Any other
+query answers 400 ``parsing_exception`` naming it — never a silent wrong answer.
 
 A compiled matcher returns the document's score, or None when it does not match. Scores follow
 Elasticsearch where it is constant (``match_all``, ``range``, ``exists``, ``constant_score``, filter
@@ -26,22 +26,6 @@ from samplerr.devserver.store import Doc, Index, values
 Matcher = Callable[[Doc], float | None]
 JsonDict = dict[str, Any]
 
-SUPPORTED = (
-    "match_all",
-    "match_none",
-    "term",
-    "terms",
-    "range",
-    "exists",
-    "ids",
-    "bool",
-    "constant_score",
-    "match",
-    "match_phrase",
-    "prefix",
-    "wildcard",
-    "query_string",
-)
 KNOWN_UNSUPPORTED = frozenset(
     {
         "nested",
@@ -64,7 +48,6 @@ KNOWN_UNSUPPORTED = frozenset(
         "function_score",
         "boosting",
         "dis_max",
-        "multi_match",
         "match_bool_prefix",
         "match_phrase_prefix",
         "combined_fields",
@@ -200,20 +183,25 @@ class Term(Query):
 
     def compile(self, ctx: CompileCtx) -> Matcher:
         return _any_field(
-            ctx, self.field, lambda ft: _term_test(ft, self.value, self.case_insensitive), self.boost
+            ctx, self.field, lambda ft: _term_test(ft, self.value, self.case_insensitive, ctx.now), self.boost
         )
 
 
-def _term_test(ft: FieldType, value: Any, case_insensitive: bool = False) -> Callable[[Any], bool]:
+def _term_test(
+    ft: FieldType, value: Any, case_insensitive: bool = False, now: int = 0
+) -> Callable[[Any], bool]:
     if ft.kind == "date":
+        # a term on a date covers what the value names: "2026-11-22" is the whole day
         assert ft.fmt is not None
         text = str(value)
-        low = dates.parse_date_math(text, ft.fmt, 0, round_up=False) if not text.startswith("now") else None
-        high = dates.parse_date_math(text, ft.fmt, 0, round_up=True) if low is not None else None
-        if low is None or high is None:
+        try:
+            low = dates.parse_date_math(text, ft.fmt, now, round_up=False)
+            high = dates.parse_date_math(text, ft.fmt, now, round_up=True)
+        except dates.DateParseError as exc:
+            cause = EsError(400, "illegal_argument_exception", str(exc))
             raise EsError(
-                400, "query_shard_exception", "failed to create query: date math on terms needs now"
-            )
+                400, "query_shard_exception", f"failed to create query: {exc}", caused_by=cause
+            ) from exc
         return lambda v: low <= v <= high
     target = ft.query_value(value)
     if ft.kind == "text":
@@ -261,7 +249,7 @@ class Terms(Query):
     def compile(self, ctx: CompileCtx) -> Matcher:
         def build(ft: FieldType) -> Callable[[Any], bool]:
             if ft.kind == "date":
-                tests = [_term_test(ft, v) for v in self.terms]
+                tests = [_term_test(ft, v, now=ctx.now) for v in self.terms]
                 return lambda v: any(t(v) for t in tests)
             wanted = {ft.query_value(v) for v in self.terms}
             return lambda v: v in wanted
@@ -441,12 +429,39 @@ class Match(Query):
                 matchers.append(_token_matcher(ft, tokens, self.operator, self.phrase, self.boost))
             else:
                 try:
-                    test = _term_test(ft, self.text)
+                    test = _term_test(ft, self.text, now=ctx.now)
                 except EsError:
                     if self.lenient:
                         continue
                     raise
                 matchers.append(_values_matcher(ft, test, self.boost))
+        return _first_of(matchers)
+
+
+@dataclass
+class MultiMatch(Query):
+    """``multi_match`` (``best_fields``, ``most_fields``, ``phrase``): a ``match`` on each field, the best
+    score wins; over ``*`` it is lenient, as Kibana's free-text search relies on."""
+
+    text: Any
+    fields: list[str]
+    operator: str = "or"
+    phrase: bool = False
+    lenient: bool = False
+    boost: float = 1.0
+
+    def compile(self, ctx: CompileCtx) -> Matcher:
+        matchers = [
+            Match(
+                name.split("^")[0],
+                self.text,
+                self.operator,
+                self.boost,
+                self.phrase,
+                self.lenient or "*" in name,
+            ).compile(ctx)
+            for name in self.fields
+        ]
         return _first_of(matchers)
 
 
@@ -723,6 +738,25 @@ def _parse_prefix(body: Any, wildcard: bool = False) -> Query:
     return Prefix(name, str(spec), wildcard=wildcard)
 
 
+def _parse_multi_match(body: Any) -> Query:
+    if not isinstance(body, dict) or "query" not in body:
+        raise parsing("[multi_match] requires query value")
+    kind = str(body.get("type", "best_fields"))
+    if kind not in ("best_fields", "most_fields", "phrase"):
+        raise parsing(f"[multi_match] of type [{kind}] is not supported by the samplerr development server")
+    fields = body.get("fields") or ["*"]
+    if isinstance(fields, str):
+        fields = [fields]
+    return MultiMatch(
+        body["query"],
+        [str(f) for f in fields],
+        str(body.get("operator", "or")).lower(),
+        kind == "phrase",
+        bool(body.get("lenient", False)),
+        _boost(body),
+    )
+
+
 def _parse_query_string(body: Any) -> Query:
     from samplerr.devserver.querystring import parse_query_string  # noqa: PLC0415 - mutual import
 
@@ -741,6 +775,7 @@ _PARSERS: dict[str, Callable[[Any], Query]] = {
     "constant_score": _parse_constant_score,
     "match": _parse_match,
     "match_phrase": lambda b: _parse_match(b, phrase=True),
+    "multi_match": _parse_multi_match,
     "prefix": _parse_prefix,
     "wildcard": lambda b: _parse_prefix(b, wildcard=True),
     "query_string": _parse_query_string,

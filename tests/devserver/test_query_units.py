@@ -206,3 +206,27 @@ def test_alias_filters_apply_only_when_every_reach_is_filtered():
     assert required(["samplerr-*"], ".samplerr-2026") == ["samplerr-2026"]
     assert required(["samplerr-*"], ".samplerr-2026.11") is None
     assert required(["_all"], "logs-1") is None
+
+
+def test_multi_match_as_kibana_sends_free_text(index):
+    free_text = {"multi_match": {"type": "best_fields", "query": "disk", "lenient": True}}
+    assert matching(index, free_text) == ["1", "3"]
+    assert matching(index, {"multi_match": {"query": "web-1", "fields": ["host", "service"]}}) == ["1", "4"]
+    assert matching(index, {"multi_match": {"query": "full on", "type": "phrase", "fields": ["msg"]}}) == [
+        "1"
+    ]
+    with pytest.raises(EsError) as err:
+        matching(index, {"multi_match": {"query": "x", "type": "cross_fields"}})
+    assert err.value.type == "parsing_exception"
+
+
+def test_terms_on_dates_cover_what_the_value_names():
+    idx = Index("dated", "uuid", 0, {}, Mapping({"properties": {"t": {"type": "date"}}}))
+    for n, stamp in enumerate(["2026-11-21T23:59:59.999Z", "2026-11-22T00:00:00Z", "2026-11-22T23:00:00Z"]):
+        idx.store(Doc(str(n), {"t": stamp}, orjson.dumps({"t": stamp}), 1, n))
+    idx.refresh()
+    assert matching(idx, {"term": {"t": "2026-11-22"}}) == ["1", "2"]
+    assert matching(idx, {"term": {"t": "2026-11-22T00:00:00Z"}}) == ["1"]
+    with pytest.raises(EsError) as err:
+        matching(idx, {"term": {"t": "not a date"}})
+    assert err.value.type == "query_shard_exception"

