@@ -154,6 +154,18 @@ def build_routes() -> list[Route]:
             ("flat_settings", "local", "master_timeout"),
         ),
         route(delete, "/_component_template/{name}", templates.delete_component, MASTER),
+        route(
+            ("GET", "PUT", "POST", "DELETE", "HEAD"),
+            "/_template",
+            templates.legacy_template,
+            ("create", "order", "flat_settings", "local", *MASTER),
+        ),
+        route(
+            ("GET", "PUT", "POST", "DELETE", "HEAD"),
+            "/_template/{name}",
+            templates.legacy_template,
+            ("create", "order", "flat_settings", "local", *MASTER),
+        ),
         # aliases
         route(post, "/_aliases", aliases.update_aliases_handler, MASTER),
         route(("PUT", "POST"), "/{index}/_alias/{name}", aliases.put_alias_handler, MASTER),

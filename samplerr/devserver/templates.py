@@ -300,6 +300,10 @@ def compose(cluster: Cluster, index: str, hidden: bool) -> Composition:
     return result
 
 
+def legacy_template(ctx: Ctx, req: Request) -> Response:
+    raise unsupported("legacy index templates (_template; use _index_template)")
+
+
 def simulate_index(ctx: Ctx, req: Request) -> Response:
     name = req.path_params["index"]
     with ctx.cluster.lock:

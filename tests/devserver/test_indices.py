@@ -286,3 +286,9 @@ def test_cat_indices_sorts_and_expands_hidden(es: Elasticsearch, index_name):
     assert [r["index"] for r in rows] == [f"{prefix}-a", f"{prefix}-c", f"{prefix}-b"]
     rows = es.cat.indices(index=f"{prefix}-*", format="json", expand_wildcards="open", h="index")
     assert sorted(r["index"] for r in rows) == [f"{prefix}-a", f"{prefix}-b"]
+
+
+def test_legacy_templates_are_refused_clearly(es: Elasticsearch):
+    with pytest.raises(BadRequestError) as err:
+        es.indices.put_template(name="legacy", index_patterns=["x-*"])
+    assert "legacy index templates" in err.value.body["error"]["reason"]
