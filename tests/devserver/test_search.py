@@ -547,3 +547,63 @@ def test_typed_keys_and_filter_path(es: Elasticsearch, corpus):
     assert "_source" not in excluded["hits"]["hits"][0]
     assert "_shards" not in excluded
     assert "timed_out" in excluded
+
+
+def test_other_bucket_and_metric_aggregations(es: Elasticsearch, corpus):
+    name, docs = corpus
+    aggs = es.search(
+        index=name,
+        size=0,
+        aggs={
+            "hist": {"histogram": {"field": "count", "interval": 250}},
+            "filters": {
+                "filters": {
+                    "filters": {"web": {"prefix": {"host": "web"}}, "db": {"term": {"host": "db-1"}}},
+                    "other_bucket_key": "rest",
+                }
+            },
+            "only_flag": {
+                "filter": {"term": {"flag": True}},
+                "aggs": {"n": {"value_count": {"field": "count"}}},
+            },
+            "ranges": {
+                "range": {"field": "metric", "ranges": [{"to": 0}, {"from": 0, "to": 100}, {"from": 100}]}
+            },
+            "no_host": {"missing": {"field": "host"}},
+            "ext": {"extended_stats": {"field": "count"}},
+        },
+    )["aggregations"]
+    counts = [d["count"] for d in docs]
+    hist = {b["key"]: b["doc_count"] for b in aggs["hist"]["buckets"]}
+    assert hist == {float(k): sum(1 for c in counts if k <= c < k + 250) for k in (0, 250, 500, 750)}
+    buckets = aggs["filters"]["buckets"]
+    assert buckets["web"]["doc_count"] == sum(1 for d in docs if d.get("host", "").startswith("web"))
+    assert buckets["db"]["doc_count"] == sum(1 for d in docs if d.get("host") == "db-1")
+    assert (
+        buckets["rest"]["doc_count"] == len(docs) - buckets["web"]["doc_count"] - buckets["db"]["doc_count"]
+    )
+    flagged = [d for d in docs if d["flag"]]
+    assert (aggs["only_flag"]["doc_count"], aggs["only_flag"]["n"]["value"]) == (len(flagged), len(flagged))
+    metrics = [d["metric"] for d in docs if "metric" in d]
+    assert [(b["key"], b["doc_count"]) for b in aggs["ranges"]["buckets"]] == [
+        ("*-0.0", sum(1 for m in metrics if m < 0)),
+        ("0.0-100.0", sum(1 for m in metrics if 0 <= m < 100)),
+        ("100.0-*", sum(1 for m in metrics if m >= 100)),
+    ]
+    assert aggs["no_host"]["doc_count"] == sum(1 for d in docs if "host" not in d)
+    mean = math.fsum(counts) / len(counts)
+    variance = math.fsum(c * c for c in counts) / len(counts) - mean * mean
+    assert aggs["ext"]["count"] == len(counts)
+    assert aggs["ext"]["variance"] == pytest.approx(variance)
+    assert aggs["ext"]["std_deviation"] == pytest.approx(math.sqrt(variance))
+
+
+def test_delete_by_query_and_stats(es: Elasticsearch, index_name):
+    name = index_name("dbq")
+    helpers.bulk(es, ({"_index": name, "_id": str(i), "_source": {"i": i}} for i in range(40)), refresh=True)
+    result = es.delete_by_query(index=name, query={"range": {"i": {"gte": 30}}}, refresh=True)
+    assert (result["deleted"], result["total"], result["failures"]) == (10, 10, [])
+    assert es.count(index=name)["count"] == 30
+    stats = es.indices.stats(index=name)
+    assert stats["indices"][name]["primaries"]["docs"]["count"] == 30
+    assert es.cluster.health(wait_for_status="yellow", timeout="1s")["status"] in ("yellow", "green")
