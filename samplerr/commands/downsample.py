@@ -13,8 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
 from samplerr.adapters.files import OpenInput, iter_line_chunks, open_input, open_output
-from samplerr.commands.common import EXIT_FAILURE, EXIT_USAGE, ConfigOption, config_or_exit, fail
-from samplerr.commands.init import with_hosts
+from samplerr.commands.common import EXIT_FAILURE, EXIT_USAGE, ConfigOption, config_or_exit, fail, with_hosts
 from samplerr.core.config import Config, InputFormat
 from samplerr.core.errors import SamplerrError
 from samplerr.pipeline import BulkBody, Pipeline
@@ -189,6 +188,7 @@ def _downsample_to_es(
     """Downsample into Elasticsearch: template first, then every body through the bulk writer."""
     # Imported here: the Elasticsearch client takes a noticeable share of a file run's start-up.
     from samplerr.adapters.elasticsearch import BulkWriter, EsConnection, install_template  # noqa: PLC0415
+
     with EsConnection(config.elasticsearch) as connection:
         install_template(connection, config)
         writer = BulkWriter(connection)

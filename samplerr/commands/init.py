@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Annotated
 
 import orjson
 import typer
 
 from samplerr.adapters.es_connection import EsConnection, ServerInfo
-from samplerr.adapters.es_hosts import split_hosts
 from samplerr.adapters.es_template import TemplateResult, install_template
-from samplerr.commands.common import EXIT_FAILURE, EXIT_USAGE, ConfigOption, JsonOption, config_or_exit, fail
+from samplerr.commands.common import (
+    EXIT_FAILURE,
+    ConfigOption,
+    EsOption,
+    JsonOption,
+    config_with_es_or_exit,
+    fail,
+)
 from samplerr.core.config import Config
 from samplerr.core.errors import SinkError
-
-EsOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--es",
-        metavar="URL",
-        help="Elasticsearch URL, e.g. https://es1:9200; repeat it (or separate with commas) for several "
-        "nodes. Overrides the hosts of the configuration's elasticsearch section.",
-        show_default=False,
-    ),
-]
-
 
 INIT_HELP = (
     "Install samplerr's index template in Elasticsearch, or check that it is installed.\n\n"
@@ -59,16 +51,6 @@ class InitResult:
         }
 
 
-def with_hosts(config: Config, urls: list[str]) -> Config:
-    """``config`` with its Elasticsearch hosts replaced by ``urls`` (comma-separated items allowed).
-
-    Raises ``ValueError`` for an empty or unreadable URL.
-    """
-    hosts = tuple(part.strip() for url in urls for part in url.split(",") if part.strip())
-    split_hosts(hosts)
-    return dataclasses.replace(config, elasticsearch=dataclasses.replace(config.elasticsearch, hosts=hosts))
-
-
 def run_init(config: Config) -> InitResult:
     """Probe the server and install the index template (a PUT only when it differs).
 
@@ -84,12 +66,7 @@ def register(app: typer.Typer) -> None:
     @app.command("init", help=INIT_HELP)
     def init(config: ConfigOption = None, es: EsOption = None, json_output: JsonOption = False) -> None:
         """Install samplerr's index template in Elasticsearch, or check that it is installed."""
-        cfg = config_or_exit(config)
-        if es:
-            try:
-                cfg = with_hosts(cfg, es)
-            except ValueError as exc:
-                fail(f"--es: {exc}", EXIT_USAGE)
+        cfg = config_with_es_or_exit(config, es)
         try:
             result = run_init(cfg)
         except SinkError as exc:

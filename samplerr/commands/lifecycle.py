@@ -20,8 +20,15 @@ from rich.console import Console
 from rich.table import Table
 
 from samplerr.adapters.es_connection import EsConnection
-from samplerr.commands.common import EXIT_FAILURE, EXIT_USAGE, ConfigOption, JsonOption, config_or_exit, fail
-from samplerr.commands.init import EsOption, with_hosts
+from samplerr.commands.common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    ConfigOption,
+    EsOption,
+    JsonOption,
+    config_with_es_or_exit,
+    fail,
+)
 from samplerr.core.config import Config
 from samplerr.core.errors import SinkError
 from samplerr.core.lifecycle import summary
@@ -113,12 +120,7 @@ def parse_now(text: str | None, clock: Callable[[], float] = time.time) -> int:
 
 
 def _setup(config_path: Path | None, es: list[str] | None, now_text: str | None) -> tuple[Config, int]:
-    config = config_or_exit(config_path)
-    if es:
-        try:
-            config = with_hosts(config, es)
-        except ValueError as exc:
-            fail(f"--es: {exc}", EXIT_USAGE)
+    config = config_with_es_or_exit(config_path, es)
     try:
         now = parse_now(now_text)
     except ValueError as exc:

@@ -7,8 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from samplerr.commands.common import EXIT_USAGE, ConfigOption, config_or_exit, fail
-from samplerr.commands.init import EsOption, with_hosts
+from samplerr.commands.common import EXIT_USAGE, ConfigOption, EsOption, config_or_exit, fail, with_hosts
 from samplerr.core.config import Config
 from samplerr.core.durations import parse_duration
 from samplerr.core.errors import ConfigError
