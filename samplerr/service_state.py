@@ -9,7 +9,7 @@ partition's state movable with the partition (checkpoints are per partition).
 
 A snapshot (:meth:`PartitionState.snapshot`) is::
 
-    b"samplerr-state 1\\n" + zlib(header JSON line + consolidator snapshot)
+    b"samplerr-state 2\\n" + header JSON line + consolidator snapshot
 
 where the header holds the configuration fingerprint and the key of every series that has state
 (open or held windows), with the id the snapshot uses for it. Restoring interns those keys in a fresh
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-import zlib
+import zipfile
 from collections import Counter
 from typing import Final
 
@@ -37,7 +37,7 @@ from samplerr.core.errors import SamplerrError
 from samplerr.core.events import EventBatch, SeriesKey, SeriesRegistry
 from samplerr.pipeline import BulkBody, Pipeline
 
-STATE_MAGIC: Final = b"samplerr-state 1\n"
+STATE_MAGIC: Final = b"samplerr-state 2\n"
 SERIES_LIMIT: Final = "series_limit"
 
 
@@ -141,7 +141,7 @@ class PartitionState:
             "series": [[int(sid), key_of(int(sid))] for sid in ids],
         }
         body = orjson.dumps(header) + b"\n" + pipe.consolidator.snapshot()
-        return STATE_MAGIC + zlib.compress(body, 1)
+        return STATE_MAGIC + body
 
     @classmethod
     def restore(cls, config: Config, fmt: InputFormat, data: bytes) -> PartitionState:
@@ -149,14 +149,14 @@ class PartitionState:
         if not data.startswith(STATE_MAGIC):
             raise StateError("not a samplerr partition state")
         try:
-            body = zlib.decompress(data[len(STATE_MAGIC) :])
+            body = data[len(STATE_MAGIC) :]
             end = body.index(b"\n")
             header = orjson.loads(body[:end])
             fingerprint = str(header["fingerprint"])
             series: list[tuple[int, SeriesKey]] = [
                 (int(sid), tuple((str(f), str(v)) for f, v in key)) for sid, key in header["series"]
             ]
-        except (zlib.error, ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise StateError(f"partition state is damaged: {exc}") from exc
         if fingerprint != state_fingerprint(config, fmt):
             raise StateError(
@@ -172,7 +172,7 @@ class PartitionState:
             consolidator = Consolidator.restore(
                 body[end + 1 :], config.archives, config.consolidation, series_map
             )
-        except ValueError as exc:
+        except (ValueError, zipfile.BadZipFile) as exc:  # the snapshot is an .npz archive
             raise StateError(f"partition state cannot be restored: {exc}") from exc
         return cls(config, fmt, Pipeline(config, fmt, registry, consolidator))
 

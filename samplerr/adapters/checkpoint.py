@@ -16,8 +16,9 @@ Two stores, chosen by ``[service] checkpoint``:
   the ``elasticsearch`` store so that a partition's state can follow the partition.
 - ``elasticsearch``: one document per partition in the index ``<index_prefix without its trailing
   separator>_checkpoints`` (``.samplerr_checkpoints`` by default: outside the archive indices and their
-  template), payload base64 in a field that is stored but not indexed. Elasticsearch acknowledges a
-  write once it is in the translog, so a checkpoint is durable when :meth:`save` returns. Each write is
+  template), payload compressed (zlib) and base64-encoded in a field that is stored, not indexed.
+  Elasticsearch acknowledges a write once it is in the translog, so a checkpoint is durable when
+  :meth:`save` returns. Each write is
   versioned externally by its offset, so a member that lost its partition without knowing (a zombie)
   cannot overwrite a newer checkpoint with an older one.
 
@@ -33,6 +34,7 @@ import os
 import re
 import tempfile
 import urllib.parse
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -255,15 +257,15 @@ class EsCheckpointStore:
         if not isinstance(source, dict):
             raise CheckpointError(f"checkpoint {where}: document has no _source")
         try:
-            state = base64.b64decode(str(source["state"]), validate=True)
-        except (KeyError, ValueError) as exc:
+            state = zlib.decompress(base64.b64decode(str(source["state"]), validate=True))
+        except (KeyError, ValueError, zlib.error) as exc:
             raise CheckpointError(f"checkpoint {where}: state is unreadable: {exc}") from exc
         return _from_header(source, state, where)
 
     def save(self, checkpoint: Checkpoint) -> None:
         self._ensure_index()
         document = _header(checkpoint)
-        document["state"] = base64.b64encode(checkpoint.state).decode("ascii")
+        document["state"] = base64.b64encode(zlib.compress(checkpoint.state, 1)).decode("ascii")
         path = self._doc_path(checkpoint.group, checkpoint.topic, checkpoint.partition)
         params: dict[str, str | int | bool] = {"version": checkpoint.offset, "version_type": "external_gte"}
         try:
