@@ -39,11 +39,13 @@ MISFIRE_GRACE = 60  # seconds
 
 @dataclass(frozen=True, slots=True)
 class ScheduledJob:
-    """``run(now)`` at the times of ``cron`` (minute hour day month weekday, UTC; weekdays by name)."""
+    """``run(now)`` at the times of ``cron`` (minute hour day month weekday, UTC; weekdays by name),
+    and once as soon as the scheduler starts when ``at_start``."""
 
     name: str
     cron: str
     run: Callable[[datetime], object]
+    at_start: bool = False
 
 
 class JobScheduler:
@@ -67,7 +69,8 @@ class JobScheduler:
                 trigger = CronTrigger.from_crontab(job.cron, timezone="UTC")
             except ValueError as exc:
                 raise ValueError(f"job {job.name}: invalid cron expression {job.cron!r}: {exc}") from exc
-            self._scheduler.add_job(self.run_job, trigger, args=(job,), id=job.name, name=job.name)
+            first = {"next_run_time": clock()} if job.at_start else {}
+            self._scheduler.add_job(self.run_job, trigger, args=(job,), id=job.name, name=job.name, **first)
 
     def run_job(self, job: ScheduledJob) -> bool:
         """Run ``job`` once now (what the scheduler calls); True when it succeeded."""

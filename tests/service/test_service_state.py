@@ -121,7 +121,7 @@ def test_a_snapshot_of_other_archives_or_format_is_refused():
         PartitionState.restore(config('[series]\nkey = ["host"]\n'), "json", data)
     with pytest.raises(StateError, match="other archives"):
         PartitionState.restore(config(), "graphite", data)
-    with pytest.raises(StateError, match="damaged|cannot be restored"):
+    with pytest.raises(StateError, match=r"damaged|cannot be restored"):
         PartitionState.restore(config(), "json", data[:-10])
     # lateness and hold may change between runs
     relaxed = dataclasses.replace(config(), consolidation=ConsolidationSettings(lateness=60, late_hold=1200))
