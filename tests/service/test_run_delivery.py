@@ -7,9 +7,11 @@ what `samplerr downsample` computes from each partition's events.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,3 +204,44 @@ def test_kill_9_at_random_moments_changes_nothing(setup: Setup):
 @pytest.mark.slow
 def test_kill_9_at_ten_random_moments_over_200k_events(setup: Setup):
     crash_run(setup, events=200_000, kills=10, seconds=45.0, seed=12)
+
+
+def test_a_backlog_hours_old_is_consolidated_by_event_time_and_nothing_is_dropped_for_waiting(setup: Setup):
+    """Two days of lag: every window is final by the wall clock as soon as it is seen, yet a late event
+    must merge into its full window (ARCHITECTURE §6) — the clock only counts once caught up."""
+    stream = make_stream(12_000, partitions=4, series=24, seed=9, start_s=time.time() - 3 * 86_400)
+    setup.produce(stream.messages)
+    config, prefix = setup.config("backlog", "g-backlog")
+    service = setup.service(config, "backlog").start()
+    metrics = drained(service, 4)
+    with urllib.request.urlopen(service.url + "/healthz", timeout=5) as answer:
+        health = json.loads(answer.read())
+    assert health["status"] == "ok"
+    assert len(health["partitions"]) == 4
+    assert service.stop() == 0
+    expected = by_suffix(downsample_reference(config, stream, setup.tmp, keep_marker=True), prefix)
+    # downsample decides lateness by event time alone; so must the service, however old the events
+    assert total(metrics, 'samplerr_late_events_total{outcome="merged"}') > 0
+    actual = by_suffix(documents(setup.es.url, prefix + "*"), prefix)
+    assert_same_documents(actual, expected)
+
+
+def test_a_quiet_stream_is_flushed_by_the_wall_clock(setup: Setup):
+    hours_ago = (time.time() // 3600 - 2) * 3600  # even its 1 h windows have ended
+    stream = make_stream(2_000, partitions=4, series=8, step_s=1.0, seed=10, start_s=hours_ago)
+    setup.produce(stream.messages[:-4])  # no marker: nothing pushes the watermark past the last windows
+    config, prefix = setup.config("quiet", "g-quiet")
+    text = config.read_text().replace('idle_flush = "30s"', 'idle_flush = "2s"')
+    config.write_text(text)
+    service = setup.service(config, "quiet").start()
+    drained(service, 4)
+    quiet = Stream(stream.messages[:-4], 4, stream.events - 4)
+    expected = by_suffix(downsample_reference(config, quiet, setup.tmp), prefix)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the last windows end after the last event: by the clock
+        actual = by_suffix(documents(setup.es.url, prefix + "*"), prefix)
+        if actual.keys() == expected.keys():
+            break
+        time.sleep(0.5)
+    assert service.stop() == 0
+    assert_same_documents(actual, expected)
