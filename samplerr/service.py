@@ -157,6 +157,11 @@ class KafkaService:
     # -- the loop -------------------------------------------------------------------------------------
 
     def run(self) -> int:
+        if self.config.kafka.dead_letter_topic:
+            log.warning(
+                "[kafka] dead_letter_topic is not supported yet: rejected lines are counted by reason "
+                "(samplerr_events_rejected_total) and summarised in the log, not forwarded"
+            )
         self.source.subscribe(self._on_assigned, self._on_revoked)
         try:
             while not self._stop.is_set():

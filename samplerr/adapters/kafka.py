@@ -134,6 +134,7 @@ class KafkaSource:
         self._on_assigned: AssignedCallback | None = None
         self._on_revoked: RevokedCallback | None = None
         self._config["error_cb"] = self._on_error
+        self._config["logger"] = logging.getLogger("samplerr.librdkafka")  # its lines in samplerr's log
         try:
             self._consumer = consumer_factory(self._config)
         except (KafkaException, ValueError, TypeError) as exc:
