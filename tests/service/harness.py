@@ -85,6 +85,7 @@ def config_text(
     service: str = "",
     kafka_config: dict[str, object] | None = None,
     fmt: str = "json",
+    kafka_lines: str = "",
 ) -> str:
     kafka_extra = {**FAST_GROUP, **(kafka_config or {})}
     lines = [
@@ -98,6 +99,7 @@ def config_text(
         f"topics = {json.dumps(list(topics))}",
         f'group_id = "{group}"',
         f'format = "{fmt}"',
+        kafka_lines,
         "[kafka.config]",
         *(f'"{k}" = {json.dumps(v)}' for k, v in kafka_extra.items()),
         "[service]",

@@ -25,6 +25,7 @@ from typing import Any
 from samplerr.adapters.files import open_input
 from samplerr.commands.downsample import run_downsample
 from samplerr.configfile import load_config
+from samplerr.core.config import InputFormat
 from samplerr.pipeline import BulkBody
 
 MARKER_HOST = "end-of-stream"
@@ -80,7 +81,7 @@ def make_stream(
 
 
 def downsample_reference(
-    config: Path, stream: Stream, workdir: Path, *, keep_marker: bool = False
+    config: Path, stream: Stream, workdir: Path, *, keep_marker: bool = False, fmt: InputFormat = "json"
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """What `samplerr downsample` computes from each partition's events: (index, _id) -> document.
 
@@ -89,11 +90,11 @@ def downsample_reference(
     settings = load_config(config, env={})
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for p in range(stream.partitions):
-        events = workdir / f"partition-{p}.jsonl"
+        events = workdir / f"partition-{p}.{fmt}"
         events.write_bytes(b"\n".join(stream.of_partition(p)) + b"\n")
         bodies: list[bytes] = []
         with open_input(str(events)) as source:
-            run_downsample(settings, source, "json", functools.partial(_keep_body, bodies))
+            run_downsample(settings, source, fmt, functools.partial(_keep_body, bodies))
         lines = b"".join(bodies).splitlines()
         for action, doc in zip(lines[::2], lines[1::2], strict=True):
             meta = json.loads(action)["index"]

@@ -216,3 +216,48 @@ def test_file_and_stdin_sources_run_to_the_end_of_input(
     # At the end of input every window is written, as `samplerr downsample` does (markers included).
     expected = by_suffix(downsample_reference(config, stream, tmp_path, keep_marker=True), prefix)
     assert_same_documents(actual, expected)
+
+
+def test_each_topic_is_read_in_its_own_format(tmp_path: Path, kafka: MockKafka, devserver: DevServerProcess):
+    json_topic = kafka.create_topic(f"json-{uuid.uuid4().hex[:8]}", 2)
+    influx_topic = kafka.create_topic(f"influx-{uuid.uuid4().hex[:8]}", 2)
+    events = make_stream(2_000, partitions=2, series=6, seed=13)
+    lines = make_stream(2_000, partitions=2, series=6, seed=14)
+    influx = [(p, influx_line(value)) for p, value in lines.messages]
+    kafka.produce(json_topic, events.messages)
+    kafka.produce(influx_topic, influx)
+    prefix = f".f{uuid.uuid4().hex[:8]}-"
+    config = tmp_path / "formats.toml"
+    config.write_text(
+        config_text(
+            es_url=devserver.url,
+            index_prefix=prefix,
+            bootstrap=kafka.bootstrap,
+            topics=[json_topic, influx_topic],
+            group=f"g-{uuid.uuid4().hex[:8]}",
+            checkpoint_dir=tmp_path / "checkpoints",
+            archives=ARCHIVES,
+            consolidation=CONSOLIDATION,
+            kafka_lines=f'topic_formats = {{ "{influx_topic}" = "influx" }}',
+        )
+    )
+    service = Service(config, tmp_path / "run.log").start()
+    metrics = drained(service, 4)
+    assert metrics["samplerr_events_total"] == events.events + lines.events
+    assert service.stop() == 0
+    influx_stream = type(lines)(influx, 2, lines.events)
+    (tmp_path / "json").mkdir()
+    (tmp_path / "influx").mkdir()
+    expected = downsample_reference(config, events, tmp_path / "json", keep_marker=True)
+    expected |= downsample_reference(
+        config, influx_stream, tmp_path / "influx", keep_marker=True, fmt="influx"
+    )
+    actual = documents(devserver.url, prefix + "*")
+    assert_same_documents(without_marker(actual), without_marker(expected))
+    assert any(doc.get("service") == "cpu.value" for doc in actual.values())  # <measurement>.<field>
+
+
+def influx_line(event_json: bytes) -> bytes:
+    event = json.loads(event_json)
+    host = event["host"].replace(" ", "\\ ")
+    return f"{event['service']},host={host} value={event['metric']!r} {round(event['time'] * 1e9)}".encode()
