@@ -7,7 +7,8 @@ consolidation stay on one thread: they are vectorised, and the writer thread's H
 librdkafka's own threads take the second core.
 
 Delivery (ARCHITECTURE §6)
-    Every ``checkpoint_interval`` seconds, and on shutdown, the consuming thread snapshots the state
+    Every ``checkpoint_interval`` seconds (or ten times as long as the last snapshots took, when the
+    state is large), and on shutdown, the consuming thread snapshots the state
     of each partition that consumed something since its last checkpoint, together with the offset of
     the next message, and queues the snapshots behind every bulk body emitted so far. The writer
     thread saves them only after Elasticsearch acknowledged all those bodies, and only then is the
@@ -75,6 +76,7 @@ POLL_TIMEOUT = 0.1  # seconds a poll waits for messages
 TICK = 0.5  # seconds between wall-clock flushes, lag and metrics updates
 COMPACT_EVERY = 60.0  # seconds between checks for idle series to evict
 REVOKE_WAIT = 10.0  # seconds a revocation waits for its checkpoint at most
+CHECKPOINT_SHARE = 10.0  # the checkpoint interval is at least this many times a snapshot's duration
 REJECT_LOG_INTERVAL = 10.0
 COMMIT_METADATA_PREFIX = "samplerr"
 
@@ -192,9 +194,11 @@ class KafkaService:
         if now >= self._next_tick:
             self._next_tick = now + TICK
             self._tick(batches_for={b.tp for b in batches})
-        if now >= self._next_checkpoint:
-            self._next_checkpoint = now + self.options.checkpoint_interval
+        if now >= self._next_checkpoint and not self._rounds:  # one round in flight at most (memory)
             self._checkpoint(dict(self.partitions))
+            # Snapshots cost time in proportion to the state: never more than a tenth of it.
+            spent = self._clock() - now
+            self._next_checkpoint = now + max(self.options.checkpoint_interval, CHECKPOINT_SHARE * spent)
         self._finish_rounds()
 
     def _flow_control(self) -> None:
