@@ -60,7 +60,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from samplerr.adapters.checkpoint import Checkpoint, CheckpointStore
+from samplerr.adapters.checkpoint import Checkpoint, CheckpointStore, EsCheckpointStore
 from samplerr.adapters.kafka import KafkaSource, TopicPart
 from samplerr.core.config import Config, InputFormat
 from samplerr.core.errors import SamplerrError, SourceError
@@ -97,8 +97,6 @@ class KafkaOptions:
 class _Totals:
     """What has been reported to the metrics already (they take increments)."""
 
-    late_merged: dict[int, int] = field(default_factory=dict)
-    late_dropped: dict[int, int] = field(default_factory=dict)
     rejected_since_log: Counter[str] = field(default_factory=Counter)
 
 
@@ -130,7 +128,7 @@ class KafkaService:
         self._rounds: list[tuple[CheckpointRound, dict[TopicPart, PartitionState]]] = []
         self._stop = threading.Event()
         self._closing = False
-        self._store_kind = "es" if type(store).__name__.startswith("Es") else f"fs:{socket.gethostname()}"
+        self._store_kind = "es" if isinstance(store, EsCheckpointStore) else f"fs:{socket.gethostname()}"
         now = clock()
         self._next_checkpoint = now + options.checkpoint_interval
         self._next_tick = now
@@ -292,15 +290,12 @@ class KafkaService:
         for tp, state in self.partitions.items():
             stats = state.pipeline.consolidator.stats
             open_windows += stats.open_windows + stats.held_windows
-            key = id(state)
-            merged = stats.late_merged - self._totals.late_merged.get(key, 0)
-            dropped = stats.late_dropped - self._totals.late_dropped.get(key, 0)
-            if merged > 0:
-                m.late.labels("merged").inc(merged)
-            if dropped > 0:
-                m.late.labels("dropped").inc(dropped)
-            self._totals.late_merged[key] = stats.late_merged
-            self._totals.late_dropped[key] = stats.late_dropped
+            merged, dropped = state.late_reported
+            if stats.late_merged > merged:
+                m.late.labels("merged").inc(stats.late_merged - merged)
+            if stats.late_dropped > dropped:
+                m.late.labels("dropped").inc(stats.late_dropped - dropped)
+            state.late_reported = (stats.late_merged, stats.late_dropped)
             if stats.watermark_ms is not None:
                 oldest_wm = stats.watermark_ms if oldest_wm is None else min(oldest_wm, stats.watermark_ms)
             lag = self._lag.get(tp)
@@ -437,6 +432,8 @@ class KafkaService:
         except StateError as exc:
             raise StartRefusedError(f"{tp}: checkpoint {checkpoint.label}: {exc}; {hint}") from exc
         state.next_offset = state.checkpoint_offset = state.start_offset = checkpoint.offset
+        stats = state.pipeline.consolidator.stats  # counts of earlier runs are not this process's
+        state.late_reported = (stats.late_merged, stats.late_dropped)
         state.generation = checkpoint.generation
         log.info("%s restored from checkpoint %s (%d series)", tp, checkpoint.label, state.series_count)
         return state, checkpoint.offset

@@ -75,6 +75,7 @@ class PartitionState:
         self.events = 0
         self.rejected: Counter[str] = Counter()
         self.last_fed = time.monotonic()
+        self.late_reported = (0, 0)  # late events (merged, dropped) already in the metrics
         self._refuse_from: int | None = None  # series ids from here on are refused (series limit)
 
     # -- input ----------------------------------------------------------------------------------------
