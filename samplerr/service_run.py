@@ -8,6 +8,7 @@ lifecycle jobs, then the consuming loop. At the end the same in reverse.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -72,54 +73,59 @@ def make_store(config: Config, connection: EsConnection) -> CheckpointStore:
 
 
 def run_service(config: Config, options: RunOptions, *, install_signals: bool = True) -> int:
-    """Run until the input ends (file, stdin) or a signal arrives (Kafka); return the exit status."""
-    metrics = ServiceMetrics()
-    connection = EsConnection(config.elasticsearch)
-    writer = BulkWriter(connection)
-    store = make_store(config, connection)
-    sink = Sink(
-        writer.write,
-        store if options.source == "kafka" else None,
-        metrics,
-        batch_bytes=config.elasticsearch.bulk_max_bytes,
-        high_water=options.kafka.high_water,
-    )
-    loop: _Loop
-    if options.source == "kafka":
-        source = KafkaSource(config.kafka, client_id=f"samplerr-{socket.gethostname()}")
-        loop = KafkaService(config, source, sink, store, metrics, options.kafka)
-    else:
-        path = options.input_path if options.source == "file" else "-"
-        loop = StreamService(config, path, options.fmt or config.kafka.format, sink, metrics)
-    health = Health(
-        problems_source=lambda: _problems(loop, sink),
-        details_source=lambda: _details(options, loop, sink),
-    )
-    server = MetricsServer(options.listen or config.service.listen, metrics, health)
-    if install_signals:
-        _install_signals(loop)
-    server.start()
-    scheduler: JobScheduler | None = None
-    try:
-        if not _prepare_elasticsearch(connection, config, loop):
-            return 1 if not loop.stopping else 0
-        jobs: list[ScheduledJob] = []
-        if options.lifecycle and config.schedule.enabled:
-            jobs = lifecycle_jobs(config, connection)
-        scheduler = JobScheduler(jobs, metrics)
-        sink.start()
-        scheduler.start()
-        status = loop.run()
-        drained = _drain(sink, config, options, loop)
-        return status if drained else 1
-    except SamplerrError as exc:
-        log.error("%s", exc)
-        return 1
-    finally:
-        if scheduler is not None:
-            scheduler.shutdown()
-        server.stop()
-        connection.close()
+    """Run until the input ends (file, stdin) or a signal arrives (Kafka); return the exit status.
+
+    Raises :class:`~samplerr.core.errors.ConfigError` for settings found unusable at start (listen
+    address, librdkafka configuration) and other :class:`SamplerrError` s for what cannot start
+    (checkpoint directory not writable, Elasticsearch hosts unusable).
+    """
+    with contextlib.ExitStack() as stack:
+        metrics = ServiceMetrics()
+        connection = stack.enter_context(EsConnection(config.elasticsearch))
+        store = make_store(config, connection)
+        if isinstance(store, FsCheckpointStore) and options.source == "kafka":
+            store.check()
+        sink = Sink(
+            BulkWriter(connection).write,
+            store if options.source == "kafka" else None,
+            metrics,
+            batch_bytes=config.elasticsearch.bulk_max_bytes,
+            high_water=options.kafka.high_water,
+        )
+        loop: _Loop
+        if options.source == "kafka":
+            source = KafkaSource(config.kafka, client_id=f"samplerr-{socket.gethostname()}")
+            stack.callback(source.close)
+            loop = KafkaService(config, source, sink, store, metrics, options.kafka)
+        else:
+            path = options.input_path if options.source == "file" else "-"
+            loop = StreamService(config, path, options.fmt or config.kafka.format, sink, metrics)
+        health = Health(
+            problems_source=lambda: _problems(loop, sink),
+            details_source=lambda: _details(options, loop, sink),
+        )
+        server = MetricsServer(options.listen or config.service.listen, metrics, health)
+        server.start()
+        stack.callback(server.stop)
+        if install_signals:
+            _install_signals(loop)
+        try:
+            if not _prepare_elasticsearch(connection, config, loop):
+                return 1 if not loop.stopping else 0
+            jobs: list[ScheduledJob] = []
+            if options.lifecycle and config.schedule.enabled:
+                jobs = lifecycle_jobs(config, connection)
+            scheduler = JobScheduler(jobs, metrics)
+            stack.callback(scheduler.shutdown)
+            sink.start()
+            scheduler.start()
+            status = loop.run()
+            drained = _drain(sink, config, options, loop)
+            return status if drained else 1
+        except SamplerrError as exc:
+            log.error("%s", exc)
+            return 1
+    raise AssertionError("unreachable")  # pragma: no cover - mypy: ExitStack may swallow exceptions
 
 
 def _prepare_elasticsearch(connection: EsConnection, config: Config, loop: _Loop) -> bool:

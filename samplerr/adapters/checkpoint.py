@@ -134,6 +134,17 @@ class FsCheckpointStore:
         self.directory = Path(directory)
         self.description = f"directory {self.directory}"
 
+    def check(self) -> None:
+        """Make sure checkpoints can be written here (at start, rather than at the first checkpoint)."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".probe-"):
+                pass
+        except OSError as exc:
+            raise CheckpointError(
+                f"checkpoint_dir {self.directory}: cannot write: {exc.strerror or exc}"
+            ) from exc
+
     def path(self, group: str, topic: str, partition: int) -> Path:
         return self.directory / _safe(group) / _safe(topic) / f"{partition}.ckpt"
 

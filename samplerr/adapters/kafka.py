@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from samplerr.core.config import KafkaSettings
-from samplerr.core.errors import SamplerrError, SourceError
+from samplerr.core.errors import ConfigError, SamplerrError, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,9 @@ class KafkaSource:
         try:
             self._consumer = consumer_factory(self._config)
         except (KafkaException, ValueError, TypeError) as exc:
-            raise SourceError(f"Kafka consumer cannot be created: {_describe(exc)}") from exc
+            raise ConfigError(
+                "[kafka.config]", "", f"librdkafka refuses the configuration: {_describe(exc)}"
+            ) from exc
         self._closed = False
 
     # -- group membership ---------------------------------------------------------------------------

@@ -7,10 +7,18 @@ from typing import Annotated, Literal
 
 import typer
 
-from samplerr.commands.common import EXIT_USAGE, ConfigOption, EsOption, config_or_exit, fail, with_hosts
+from samplerr.commands.common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    ConfigOption,
+    EsOption,
+    config_or_exit,
+    fail,
+    with_hosts,
+)
 from samplerr.core.config import Config
 from samplerr.core.durations import parse_duration
-from samplerr.core.errors import ConfigError
+from samplerr.core.errors import ConfigError, SamplerrError
 from samplerr.service import KafkaOptions
 from samplerr.service_logging import setup_logging
 from samplerr.service_run import RunOptions, run_service
@@ -175,4 +183,6 @@ def register(app: typer.Typer) -> None:
             status = run_service(config, options)
         except ConfigError as exc:
             fail(str(exc), EXIT_USAGE)
+        except SamplerrError as exc:  # Elasticsearch hosts unusable, checkpoint directory not writable …
+            fail(str(exc), EXIT_FAILURE)
         raise typer.Exit(status)

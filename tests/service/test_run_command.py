@@ -110,3 +110,27 @@ def test_rate_limited_lines_say_how_many_were_held_back():
     now[0] = 10.5
     assert limit.ready()
     assert limit.suppressed == 2
+
+
+def test_an_unwritable_checkpoint_directory_fails_at_start(run_cli, tmp_path: Path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    config = tmp_path / "archives.toml"
+    config.write_text(
+        f'[service]\ncheckpoint_dir = "{blocker}"\n[[archives]]\ntf = "YYYY.MM.DD"\nstep = "20s"\nttl = "2d"\n'
+    )
+    result = run_cli("--config", str(config), "--listen", "127.0.0.1:0", "--no-lifecycle")
+    assert result.exit_code == 1
+    assert "checkpoint_dir" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_configuration_librdkafka_refuses_exits_2(run_cli, tmp_path: Path):
+    config = tmp_path / "archives.toml"
+    config.write_text(
+        f'[service]\ncheckpoint_dir = "{tmp_path}"\n[kafka.config]\n"no.such.property" = 1\n'
+        '[[archives]]\ntf = "YYYY.MM.DD"\nstep = "20s"\nttl = "2d"\n'
+    )
+    result = run_cli("--config", str(config), "--listen", "127.0.0.1:0", "--no-lifecycle")
+    assert result.exit_code == 2
+    assert "no.such.property" in result.output
