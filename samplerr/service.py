@@ -46,7 +46,7 @@ Stopping
     Elasticsearch and the store, commit, leave the group, exit 0 — within ``shutdown_timeout``. If
     the deadline passes (Elasticsearch down), the last checkpoint stands, the exit status is 1, and
     the next start replays from it: nothing is lost. A second signal exits at once (status 1), which
-    is as safe as kill -9. SIGHUP is not handled specially: configuration changes need a restart.
+    is as safe as kill -9. SIGHUP is logged and ignored: configuration changes need a restart.
 """
 
 from __future__ import annotations

@@ -196,5 +196,9 @@ def _install_signals(loop: _Loop) -> None:
         log.info("%s: stopping", name)
         loop.request_stop()
 
+    def hangup(signum: int, frame: FrameType | None) -> None:
+        log.warning("SIGHUP ignored: samplerr reads its configuration at start; restart it to change it")
+
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGHUP, hangup)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import signal
 import threading
 import time
 import urllib.request
@@ -150,11 +151,15 @@ def test_sigterm_mid_stream_then_restart_gives_the_same_archives(setup: Setup):
     config, prefix = setup.config("graceful", "g-graceful")
     service = setup.service(config, "graceful").start()
     service.wait(lambda m: total(m, "samplerr_events_total") > 2000, 60, "events to flow")
+    assert service.process is not None
+    service.process.send_signal(signal.SIGHUP)  # logged and ignored
+    service.wait(lambda m: total(m, "samplerr_events_total") > 4000, 60, "events to flow after SIGHUP")
     started = time.monotonic()
     assert service.stop(timeout=30) == 0  # checkpoint and commit within shutdown_timeout
     assert time.monotonic() - started < 20
     log = " ".join(entry.get("message", "") for entry in service.log_lines())
     assert "stopped cleanly" in log
+    assert "SIGHUP ignored" in log
     producer.join()
     again = setup.service(config, "graceful").start()
     drained(again, 4)
