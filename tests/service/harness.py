@@ -113,6 +113,20 @@ def config_text(
     return "\n".join(lines) + "\n"
 
 
+RUNNING: list[Service] = []  # killed after each test by tests/service/conftest.py, if still running
+
+
+def kill_leftovers() -> None:
+    """Kill every `samplerr run` a test started and left running (a failed assertion, a timeout)."""
+    while RUNNING:
+        service = RUNNING.pop()
+        if service.process is not None and service.process.poll() is None:
+            service.process.kill()
+            service.process.wait()
+        if not service._log.closed:
+            service._log.close()
+
+
 @dataclass
 class Service:
     """One `samplerr run` process; its log (JSON lines) goes to ``log_path``."""
@@ -137,6 +151,7 @@ class Service:
             cwd=ROOT,
             env={**os.environ, **self.env},
         )
+        RUNNING.append(self)
         return self
 
     def log_lines(self) -> list[dict[str, Any]]:

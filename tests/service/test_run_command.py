@@ -117,7 +117,8 @@ def test_an_unwritable_checkpoint_directory_fails_at_start(run_cli, tmp_path: Pa
     blocker.write_text("")
     config = tmp_path / "archives.toml"
     config.write_text(
-        f'[service]\ncheckpoint_dir = "{blocker}"\n[[archives]]\ntf = "YYYY.MM.DD"\nstep = "20s"\nttl = "2d"\n'
+        f'[service]\ncheckpoint_dir = "{blocker}"\n'
+        '[[archives]]\ntf = "YYYY.MM.DD"\nstep = "20s"\nttl = "2d"\n'
     )
     result = run_cli("--config", str(config), "--listen", "127.0.0.1:0", "--no-lifecycle")
     assert result.exit_code == 1
