@@ -139,29 +139,27 @@ class EsConnection:
     def _make_client(self, *, raw_bodies: bool) -> Elasticsearch:
         """A client on the configured hosts; ``raw_bodies``: bytes both ways and no transport retries."""
         settings = self.settings
-        if raw_bodies:
-            return Elasticsearch(
-                list(self.hosts),
-                ca_certs=settings.ca_certs or DEFAULT,
-                verify_certs=settings.verify_certs,
-                ssl_show_warn=False,
-                request_timeout=settings.request_timeout,
-                serializers={
+        own: dict[str, Any] = (
+            {
+                "serializers": {
                     "application/json": _BytesSerializer(),
                     "application/x-ndjson": _BytesSerializer(),
                 },
-                max_retries=0,
-                retry_on_timeout=False,
-                retry_on_status=(),
-                meta_header=False,
-            )
+                "max_retries": 0,
+                "retry_on_timeout": False,
+                "retry_on_status": (),
+                "meta_header": False,
+            }
+            if raw_bodies
+            else {"headers": {"authorization": self._auth} if self._auth else DEFAULT}
+        )
         return Elasticsearch(
             list(self.hosts),
             ca_certs=settings.ca_certs or DEFAULT,
             verify_certs=settings.verify_certs,
             ssl_show_warn=False,
             request_timeout=settings.request_timeout,
-            headers={"authorization": self._auth} if self._auth else DEFAULT,
+            **own,
         )
 
     @property
