@@ -1,8 +1,9 @@
-"""Riemann-style JSON events, one object per line, decoded at close to orjson's own speed.
+"""Riemann-style JSON events, one object per line, decoded at close to the JSON parser's own speed.
 
-The per-line loop only parses, finds the series id in a cache keyed by the raw key values, and
-keeps the raw ``time`` and ``metric`` objects; they are checked and converted for the whole batch
-at once with NumPy afterwards. Lines that need more care (a missing ``metric`` or ``time``, an ISO
+The per-line loop only parses the four fields it needs (msgspec into a small struct, skipping the
+others without building a dict: about half orjson's cost per line), finds the series id in a cache
+keyed by the raw key values, and keeps the raw ``time`` and ``metric`` objects; they are checked
+and converted for the whole batch at once with NumPy afterwards. Lines that need more care (a missing ``metric`` or ``time``, an ISO
 time, a ``NaN`` literal, odd types) go through the scalar functions below, which define the rules;
 the vector path gives the same results for the common types (tests compare the two).
 """
@@ -15,6 +16,7 @@ from array import array
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 import orjson
@@ -53,6 +55,28 @@ _MIN_US: Final = float(MIN_TIME_MS * 1000)
 _MAX_US: Final = float(MAX_TIME_MS * 1000)
 
 Event = dict[str, Any]
+
+
+class _Common(msgspec.Struct, gc=False):
+    """The four fields of the common case, read without building a dict (other keys are skipped).
+
+    An absent ``host``/``service`` is None, as ``dict.get`` gives the careful path; an absent
+    ``time``/``metric`` is NaN, which :meth:`RiemannJsonDecoder._finish` looks at again (the line
+    is re-parsed for ``@timestamp`` or a ``metric_*`` alternative). Duplicate keys: the last wins,
+    as in orjson."""
+
+    host: Any = None
+    service: Any = None
+    time: Any = _NAN
+    metric: Any = _NAN
+
+
+_COMMON: Final = msgspec.json.Decoder(_Common)
+
+# Everything the fast loop may raise on a line; such a line then takes the careful way.
+# (msgspec raises DecodeError/ValidationError, UnicodeDecodeError — all ValueErrors — and
+# RecursionError for very deep nesting; KeyError/TypeError come from the series cache lookup.)
+_FAST_FAILURES: Final = (ValueError, KeyError, TypeError, RecursionError)
 
 
 def load_event(line: bytes) -> Event | None:
@@ -118,14 +142,19 @@ class RiemannJsonDecoder:
             # The common case in as few bytecodes as possible: a hit in the series cache and all
             # four fields present. Anything else (a parse error, not an object, a missing field,
             # a cache miss, an unhashable value) takes the careful way.
-            loads, cache, careful = orjson.loads, self._cache, self._careful
+            decode, cache, careful = _COMMON.decode, self._cache, self._careful
+            # msgspec does not check the UTF-8 of the fields it skips: when the batch is not all
+            # ASCII, each line is checked first (invalid UTF-8 anywhere is not_parseable).
+            check = not b"".join(lines).isascii()
             for line in lines:
                 try:
-                    event = loads(line)
-                    sid = cache[event["host"], event["service"]]
-                    moment = event["time"]
-                    metric = event["metric"]
-                except (ValueError, KeyError, TypeError):
+                    if check:
+                        line.decode()
+                    event = decode(line)
+                    sid = cache[event.host, event.service]
+                    moment = event.time
+                    metric = event.metric
+                except _FAST_FAILURES:
                     sid, moment, metric = careful(line)
                 add_sid(sid)
                 add_time(moment)

@@ -776,7 +776,11 @@ def riemann_lines(draw: st.DrawFn) -> bytes:
         st.lists(st.sampled_from(["metric_d", "metric_f", "metric_sint64", "@timestamp"]), max_size=2)
     ):
         event[name] = draw(_iso_in_range if name == "@timestamp" else _metrics)
-    return json.dumps(event).encode()  # NaN and Infinity as Python writes them
+    line = json.dumps(event).encode()  # NaN and Infinity as Python writes them
+    if event and draw(st.integers(0, 5)) == 0:  # raw bytes in a field no decoder reads
+        extra = draw(st.sampled_from(["é".encode(), b"\xff", b"\xc3", b"\xed\xa0\x80", b"\\ud800", b"\x01"]))
+        line = line[:-1] + b', "other": "' + extra + b'"}'
+    return line
 
 
 def _escape(text: str, special: str) -> bytes:
