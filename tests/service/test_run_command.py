@@ -26,6 +26,16 @@ def run_cli():
     logging.getLogger().handlers.clear()
 
 
+ARCHIVE = '[[archives]]\ntf = "YYYY.MM.DD"\nstep = "20s"\nttl = "2d"\n'
+
+
+def config_file(tmp_path: Path, tables: str) -> str:
+    """An archives.toml in ``tmp_path``: ``tables`` (``[service]``, ``[kafka]``…) and one daily archive."""
+    path = tmp_path / "archives.toml"
+    path.write_text(tables + ARCHIVE)
+    return str(path)
+
+
 def test_help_explains_sources_delivery_and_keying(run_cli):
     result = run_cli("--help")
     assert result.exit_code == 0
@@ -57,11 +67,7 @@ def test_a_bad_listen_address_is_a_configuration_error(run_cli, tmp_path: Path):
 
 
 def test_a_bad_configuration_exits_2_naming_the_key(run_cli, tmp_path: Path):
-    config = tmp_path / "archives.toml"
-    config.write_text(
-        '[service]\nmax_series = "many"\n[[archives]]\ntf = "YYYY.MM.DD"\nstep = "20s"\nttl = "2d"\n'
-    )
-    result = run_cli("--config", str(config))
+    result = run_cli("--config", config_file(tmp_path, '[service]\nmax_series = "many"\n'))
     assert result.exit_code == 2
     assert "max_series" in result.output
 
@@ -115,23 +121,17 @@ def test_rate_limited_lines_say_how_many_were_held_back():
 def test_an_unwritable_checkpoint_directory_fails_at_start(run_cli, tmp_path: Path):
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
-    config = tmp_path / "archives.toml"
-    config.write_text(
-        f'[service]\ncheckpoint_dir = "{blocker}"\n'
-        '[[archives]]\ntf = "YYYY.MM.DD"\nstep = "20s"\nttl = "2d"\n'
-    )
-    result = run_cli("--config", str(config), "--listen", "127.0.0.1:0", "--no-lifecycle")
+    config = config_file(tmp_path, f'[service]\ncheckpoint_dir = "{blocker}"\n')
+    result = run_cli("--config", config, "--listen", "127.0.0.1:0", "--no-lifecycle")
     assert result.exit_code == 1
     assert "checkpoint_dir" in result.output
     assert "Traceback" not in result.output
 
 
 def test_a_configuration_librdkafka_refuses_exits_2(run_cli, tmp_path: Path):
-    config = tmp_path / "archives.toml"
-    config.write_text(
-        f'[service]\ncheckpoint_dir = "{tmp_path}"\n[kafka.config]\n"no.such.property" = 1\n'
-        '[[archives]]\ntf = "YYYY.MM.DD"\nstep = "20s"\nttl = "2d"\n'
+    config = config_file(
+        tmp_path, f'[service]\ncheckpoint_dir = "{tmp_path}"\n[kafka.config]\n"no.such.property" = 1\n'
     )
-    result = run_cli("--config", str(config), "--listen", "127.0.0.1:0", "--no-lifecycle")
+    result = run_cli("--config", config, "--listen", "127.0.0.1:0", "--no-lifecycle")
     assert result.exit_code == 2
     assert "no.such.property" in result.output
