@@ -3,9 +3,10 @@
 The per-line loop only parses the four fields it needs (msgspec into a small struct, skipping the
 others without building a dict: about half orjson's cost per line), finds the series id in a cache
 keyed by the raw key values, and keeps the raw ``time`` and ``metric`` objects; they are checked
-and converted for the whole batch at once with NumPy afterwards. Lines that need more care (a missing ``metric`` or ``time``, an ISO
-time, a ``NaN`` literal, odd types) go through the scalar functions below, which define the rules;
-the vector path gives the same results for the common types (tests compare the two).
+and converted for the whole batch at once with NumPy afterwards. Lines that need more care (a
+missing ``metric`` or ``time``, an ISO time, a ``NaN`` literal, odd types) go through the scalar
+functions below, which define the rules; the vector path gives the same results for the common
+types (tests compare the two).
 """
 
 from __future__ import annotations
