@@ -233,27 +233,37 @@ class KafkaSource:
         self._raise_callback_error()
         batches: dict[tuple[str | None, int | None], PartitionBatch] = {}
         positions = self._positions
+        # Messages come in runs of one partition: the batch is looked up once per run.
+        run_topic: str | None = None
+        run_partition: int | None = -1
+        batch: PartitionBatch | None = None
+        append = None
         for message in messages:
             error = message.error()
             if error is not None:
                 self._message_error(error)
                 continue
-            key = (message.topic(), message.partition())
-            batch = batches.get(key)
+            partition, topic = message.partition(), message.topic()
             offset: int = message.offset()  # type: ignore[assignment] # set on every consumed message
-            if batch is None:
-                tp = TopicPart(str(key[0]), int(key[1] or 0))
-                expected = positions.get(tp, -1)
-                batch = batches[key] = PartitionBatch(tp, first_offset=offset, next_offset=expected)
-                if 0 <= expected < offset:
-                    self._skipped(tp, expected, offset)
+            if batch is None or partition != run_partition or topic != run_topic:
+                run_topic, run_partition = topic, partition
+                batch = batches.get((topic, partition))
+                if batch is None:
+                    tp = TopicPart(str(topic), int(partition or 0))
+                    expected = positions.get(tp, -1)
+                    batch = batches[topic, partition] = PartitionBatch(
+                        tp, first_offset=offset, next_offset=expected
+                    )
+                    if 0 <= expected < offset:
+                        self._skipped(tp, expected, offset)
+                append = batch.values.append
             if offset < batch.next_offset:  # delivered before (a fetch restarted behind us)
                 batch.duplicates += 1
                 continue
             batch.next_offset = offset + 1
             value = message.value()
             if value:
-                batch.values.append(value)
+                append(value)  # type: ignore[misc] # set with batch
             else:
                 batch.empty += 1
         for batch in batches.values():
