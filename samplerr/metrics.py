@@ -30,6 +30,10 @@ Metric names (all prefixed ``samplerr_``):
 ``consumer_paused``                       gauge       1 while consumption is paused (backpressure)
 ``consumer_lag_messages{topic,partition}``  gauge     messages behind the end of each partition
 ``assigned_partitions``                   gauge       partitions this member owns
+``kafka_errors_total{code}``              counter     errors librdkafka reported, by code (``_TRANSPORT``,
+                                                      ``_ALL_BROKERS_DOWN`` …)
+``kafka_brokers_reachable``               gauge       brokers the consumer is connected to (0 while none
+                                                      answers), from librdkafka's statistics
 ``checkpoints_total{result}``             counter     partition checkpoints ``ok`` or ``failed``
 ``last_checkpoint_timestamp_seconds``     gauge       when the last checkpoint round completed
 ``commits_total{result}``                 counter     offset commits ``ok`` or ``failed``
@@ -107,6 +111,14 @@ class ServiceMetrics:
         )
         self.assigned_partitions = Gauge(
             "samplerr_assigned_partitions", "Partitions this member owns.", registry=r
+        )
+        self.kafka_errors = Counter(
+            "samplerr_kafka_errors", "Errors the Kafka client reported, by code.", ["code"], registry=r
+        )
+        self.kafka_brokers_reachable = Gauge(
+            "samplerr_kafka_brokers_reachable",
+            "Kafka brokers the consumer is connected to (0 while none answers).",
+            registry=r,
         )
         self.checkpoints = Counter(
             "samplerr_checkpoints", "Partition checkpoints written, by result.", ["result"], registry=r

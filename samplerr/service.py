@@ -98,6 +98,7 @@ class _Totals:
     """What has been reported to the metrics already (they take increments)."""
 
     rejected_since_log: Counter[str] = field(default_factory=Counter)
+    kafka_errors: Counter[str] = field(default_factory=Counter)
 
 
 class KafkaService:
@@ -307,6 +308,15 @@ class KafkaService:
         if oldest_wm is not None:
             m.watermark_lag.set(max(0.0, now_s - oldest_wm / 1000))
         m.sink_queue_bytes.set(self.sink.queued_bytes)
+        self._report_kafka_health()
+
+    def _report_kafka_health(self) -> None:
+        errors = self.source.errors
+        for code, count in (errors - self._totals.kafka_errors).items():
+            self.metrics.kafka_errors.labels(code).inc(count)
+        self._totals.kafka_errors = errors.copy()
+        if self.source.brokers_up is not None:
+            self.metrics.kafka_brokers_reachable.set(self.source.brokers_up)
 
     def _log_rejections(self) -> None:
         pending = self._totals.rejected_since_log

@@ -40,8 +40,8 @@ from samplerr.service_stream import StreamService
 log = logging.getLogger(__name__)
 
 SourceKind = Literal["kafka", "file", "stdin"]
-STALL_AFTER = 60.0  # seconds without a loop iteration before /healthz fails
-SINK_FAILING_AFTER = 60.0  # seconds of failed writes before /healthz fails
+# /healthz fails once one of these has lasted [service] health_grace (60 s by default): the consuming
+# loop without an iteration, Elasticsearch without a successful write, Kafka without any broker.
 MAX_WAIT = 30.0  # seconds between two attempts to reach Elasticsearch at start
 
 
@@ -100,8 +100,9 @@ def run_service(config: Config, options: RunOptions, *, install_signals: bool = 
         else:
             path = options.input_path if options.source == "file" else "-"
             loop = StreamService(config, path, options.fmt or config.kafka.format, sink, metrics)
+        grace = float(config.service.health_grace)
         health = Health(
-            problems_source=lambda: _problems(loop, sink),
+            problems_source=lambda: _problems(loop, sink, grace),
             details_source=lambda: _details(options, loop, sink),
         )
         server = MetricsServer(options.listen or config.service.listen, metrics, health)
@@ -163,13 +164,17 @@ def _drain(sink: Sink, config: Config, options: RunOptions, loop: _Loop) -> bool
     return sink.close(1.0)
 
 
-def _problems(loop: _Loop, sink: Sink) -> list[str]:
+def _problems(loop: _Loop, sink: Sink, grace: float) -> list[str]:
     problems = []
     stalled = time.monotonic() - loop.last_progress
-    if stalled > STALL_AFTER:
+    if stalled > grace:
         problems.append(f"the consuming loop has not progressed for {stalled:.0f} s")
+    if isinstance(loop, KafkaService):
+        down = loop.source.brokers_down_for
+        if down > grace:
+            problems.append(f"kafka: all brokers down for {down:.0f} s")
     failing = sink.failing_for
-    if failing > SINK_FAILING_AFTER:
+    if failing > grace:
         problems.append(f"Elasticsearch has not taken writes for {failing:.0f} s: {sink.last_error}")
     if sink.fatal is not None:
         problems.append(f"the Elasticsearch writer stopped: {sink.fatal}")
@@ -181,6 +186,7 @@ def _details(options: RunOptions, loop: _Loop, sink: Sink) -> dict[str, Any]:
     if isinstance(loop, KafkaService):
         details["partitions"] = sorted(str(tp) for tp in loop.partitions)
         details["paused"] = loop.source.paused
+        details["kafka_brokers_reachable"] = loop.source.brokers_up
     return details
 
 

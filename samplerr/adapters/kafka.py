@@ -21,7 +21,14 @@ What this adapter promises the service (``samplerr.service``):
   partition. A paused consumer keeps polling, so it stays in its group.
 - **Errors translated at the edge**: a fatal consumer error, or an exception raised by a rebalance
   callback, becomes :class:`~samplerr.core.errors.SourceError` (chained with ``from``); transient
-  errors (a broker down, an unknown topic) are logged (rate-limited) and librdkafka recovers by itself.
+  errors (a broker down, an unknown topic) are counted by code (:attr:`KafkaSource.errors`), logged
+  (rate-limited) and librdkafka recovers by itself.
+- **Broker reachability**: librdkafka reports ``_ALL_BROKERS_DOWN`` through its error callback when no
+  broker answers any more; it has no "up again" event, so its statistics (``statistics.interval.ms``,
+  5 s unless ``[kafka.config]`` sets a positive value) tell when a broker is ``UP`` again, as does a
+  successful commit. :attr:`KafkaSource.brokers_down_for` says for how long none has answered; one
+  line is logged when they all go down and one when one answers again, and the connection errors in
+  between (librdkafka retries every 100 ms or so) are only counted.
 
 ``auto.offset.reset`` defaults to ``earliest``: a new group archives everything the topic still holds,
 which is what a metrics archive wants (set ``latest`` in ``[kafka.config]`` to start from now).
@@ -31,10 +38,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from samplerr.core.config import KafkaSettings
@@ -55,6 +64,12 @@ DEFAULT_CONFIG: Mapping[str, object] = {
     "fetch.max.bytes": 16 * 1024 * 1024,
 }
 ERROR_LOG_INTERVAL = 30.0  # seconds between two log lines for the same consumer error
+STATISTICS_INTERVAL_MS = 5000  # librdkafka's statistics, which say when a broker is up again
+# Errors that only repeat, while no broker answers, what _ALL_BROKERS_DOWN said: counted, not logged.
+CONNECTION_ERRORS = frozenset(
+    {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE, KafkaError._TIMED_OUT}
+)
+_BROKER_UP_STATES = frozenset({"UP", "UPDATE"})
 
 
 class TopicPart(NamedTuple):
@@ -101,7 +116,28 @@ def consumer_config(settings: KafkaSettings, client_id: str = "samplerr") -> dic
     config["bootstrap.servers"] = settings.bootstrap_servers
     config["group.id"] = settings.group_id
     config.update(FORCED_CONFIG)
+    if _number(config.get("statistics.interval.ms")) <= 0:  # samplerr needs them (broker health)
+        config["statistics.interval.ms"] = STATISTICS_INTERVAL_MS
     return config
+
+
+def _number(value: object) -> float:
+    try:
+        return float(str(value))
+    except ValueError:
+        return 0.0
+
+
+def reachable_brokers(statistics: Mapping[str, Any]) -> int:
+    """Brokers (distinct host:port) in state ``UP`` in librdkafka's statistics, logical ones left out."""
+    up = {
+        str(broker.get("nodename") or name)
+        for name, broker in (statistics.get("brokers") or {}).items()
+        if isinstance(broker, dict)
+        and broker.get("source") not in ("logical", "internal")
+        and broker.get("state") in _BROKER_UP_STATES
+    }
+    return len(up)
 
 
 def is_cooperative(config: Mapping[str, object]) -> bool:
@@ -126,6 +162,9 @@ class KafkaSource:
         self._cooperative = is_cooperative(self._config)
         self._clock = clock
         self._error_logged: dict[int, float] = {}
+        self.errors: Counter[str] = Counter()  # librdkafka errors by name (``_TRANSPORT`` …), all counted
+        self.brokers_up: int | None = None  # brokers connected, from the last statistics (None: not yet)
+        self._down_since: float | None = None  # since when no broker answers (_ALL_BROKERS_DOWN)
         self._callback_error: BaseException | None = None
         self._assigned: set[TopicPart] = set()
         self._positions: dict[TopicPart, int] = {}  # next offset expected per partition, when known
@@ -134,7 +173,8 @@ class KafkaSource:
         self._on_assigned: AssignedCallback | None = None
         self._on_revoked: RevokedCallback | None = None
         self._config["error_cb"] = self._on_error
-        self._config["logger"] = logging.getLogger("samplerr.librdkafka")  # its lines in samplerr's log
+        self._config["stats_cb"] = self._on_statistics
+        self._config["logger"] = _LibrdkafkaLog(self, clock)  # its lines in samplerr's log
         try:
             self._consumer = consumer_factory(self._config)
         except (KafkaException, ValueError, TypeError) as exc:
@@ -290,16 +330,59 @@ class KafkaSource:
             raise SourceError(f"Kafka rebalance failed: {error}") from error
 
     def _message_error(self, error: KafkaError) -> None:
+        self.errors[error.name()] += 1
         if error.fatal():
             raise SourceError(f"Kafka: fatal consumer error: {error.str()}")
         self._log_error(error)
 
     def _on_error(self, error: KafkaError) -> None:
         """librdkafka's error callback (runs inside poll): transient errors are logged, rate-limited."""
+        self.errors[error.name()] += 1
         if error.fatal():
             self._callback_error = SourceError(f"Kafka: fatal error: {error.str()}")
             return
-        self._log_error(error)
+        code = error.code()
+        if code == KafkaError._ALL_BROKERS_DOWN:
+            self._brokers_down(error)
+        elif self._down_since is None or code not in CONNECTION_ERRORS:
+            self._log_error(error)
+
+    # -- broker reachability ------------------------------------------------------------------------
+
+    @property
+    def all_brokers_down(self) -> bool:
+        return self._down_since is not None
+
+    @property
+    def brokers_down_for(self) -> float:
+        """Seconds since every broker went down (0 while one answers); safe to read from any thread."""
+        since = self._down_since
+        return 0.0 if since is None else max(0.0, self._clock() - since)
+
+    def _brokers_down(self, error: KafkaError) -> None:
+        self.brokers_up = 0
+        if self._down_since is None:
+            self._down_since = self._clock()
+            log.error(
+                "Kafka: no broker answers (%s); samplerr keeps trying and consumes again when one does",
+                error.str(),
+            )
+
+    def _brokers_back(self, up: int) -> None:
+        self.brokers_up = up
+        since = self._down_since
+        if since is not None and up > 0:
+            self._down_since = None
+            log.info("Kafka: a broker answers again after %.0f s", max(0.0, self._clock() - since))
+
+    def _on_statistics(self, text: str) -> None:
+        """librdkafka's statistics callback (runs inside poll): how many brokers are up."""
+        try:
+            statistics = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return
+        if isinstance(statistics, dict):
+            self._brokers_back(reachable_brokers(statistics))
 
     def _log_error(self, error: KafkaError) -> None:
         now = self._clock()
@@ -350,6 +433,8 @@ class KafkaSource:
         if failed:
             detail = ", ".join(f"{p.topic}[{p.partition}]: {p.error.str()}" for p in failed)
             raise SourceError(f"Kafka: commit failed for {detail}")
+        if self._down_since is not None:  # the group coordinator answered
+            self._brokers_back(max(1, self.brokers_up or 0))
 
     def committed(self, parts: list[TopicPart], timeout: float = 10.0) -> dict[TopicPart, Committed]:
         """The group's committed offsets (and their metadata) for ``parts``."""
@@ -399,6 +484,31 @@ class KafkaSource:
             log.warning("Kafka: close failed: %s", _describe(exc))
         finally:
             self._assigned.clear()
+
+
+class _LibrdkafkaLog:
+    """librdkafka's log lines into samplerr's log (logger ``samplerr.librdkafka``).
+
+    Its connection failures (facility ``FAIL``, one per attempt, every 100 ms or so while a broker is
+    away) are logged once per :data:`ERROR_LOG_INTERVAL`, and not at all while no broker answers: the
+    source said so once, and counts them.
+    """
+
+    def __init__(self, source: KafkaSource, clock: Callable[[], float]) -> None:
+        self._source = source
+        self._clock = clock
+        self._logger = logging.getLogger("samplerr.librdkafka")
+        self._last_failure: float | None = None
+
+    def log(self, level: int, message: str, *args: object) -> None:
+        if args and args[0] == "FAIL":
+            if self._source.all_brokers_down:
+                return
+            now = self._clock()
+            if self._last_failure is not None and now - self._last_failure < ERROR_LOG_INTERVAL:
+                return
+            self._last_failure = now
+        self._logger.log(level, message, *args)
 
 
 def _describe(exc: BaseException) -> str:

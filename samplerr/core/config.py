@@ -92,6 +92,7 @@ class ServiceSettings:
     max_series: int = 1_000_000
     checkpoint: Literal["fs", "elasticsearch"] = "fs"
     checkpoint_dir: str = "/var/lib/samplerr"
+    health_grace: int = 60  # seconds a problem lasts before /healthz fails
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +360,9 @@ def _service(reader: SettingsReader, table: Mapping[str, Any]) -> ServiceSetting
             reader.choice(table, where, "checkpoint", defaults.checkpoint, CHECKPOINTS),
         ),
         checkpoint_dir=reader.string(table, where, "checkpoint_dir", defaults.checkpoint_dir),
+        health_grace=reader.duration(
+            table, where, "health_grace", f"{defaults.health_grace}s", fixed=True, allow_zero=False
+        ).seconds,
     )
 
 

@@ -57,6 +57,7 @@ SECTION_KEYS: dict[str, dict[str, ValueKind]] = {
         "max_series": "int",
         "checkpoint": "str",
         "checkpoint_dir": "str",
+        "health_grace": "duration",
     },
     "schedule": {"rotate": "str", "purge": "str", "enabled": "bool"},
 }

@@ -40,6 +40,8 @@ def _library() -> ctypes.CDLL:
     lib.rd_kafka_mock_cluster_bootstraps.argtypes = [vp]
     lib.rd_kafka_mock_topic_create.argtypes = [vp, cp, ctypes.c_int, ctypes.c_int]
     lib.rd_kafka_mock_group_initial_rebalance_delay_ms.argtypes = [vp, ctypes.c_int32]
+    lib.rd_kafka_mock_broker_set_down.argtypes = [vp, ctypes.c_int32]
+    lib.rd_kafka_mock_broker_set_up.argtypes = [vp, ctypes.c_int32]
     return lib
 
 
@@ -65,6 +67,17 @@ class MockKafka:
         if err != 0:
             raise RuntimeError(f"rd_kafka_mock_topic_create({name!r}, {partitions}) failed: error {err}")
         return name
+
+    def broker_down(self, broker: int = 1) -> None:
+        """Close the broker's connections and refuse new ones (same port) until :meth:`broker_up`."""
+        err = self._lib.rd_kafka_mock_broker_set_down(self._cluster, broker)
+        if err != 0:
+            raise RuntimeError(f"rd_kafka_mock_broker_set_down({broker}) failed: error {err}")
+
+    def broker_up(self, broker: int = 1) -> None:
+        err = self._lib.rd_kafka_mock_broker_set_up(self._cluster, broker)
+        if err != 0:
+            raise RuntimeError(f"rd_kafka_mock_broker_set_up({broker}) failed: error {err}")
 
     def producer(self, **config: object) -> confluent_kafka.Producer:
         return confluent_kafka.Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 5, **config})
