@@ -1,5 +1,6 @@
 """Helpers of the lifecycle tests: configurations, writing events, Grafana/Kibana-style queries,
-and an expectation model written independently of samplerr's planner and periods.
+an expectation model written independently of samplerr's planner and periods, and
+:class:`LifecycleEnv`, which sets all of it up for one test on the dev server.
 
 The model knows which events were written (regular sampling per UTC day) and which indices exist;
 from that alone it says what a search over the aliases must return: at each instant the finest
@@ -12,17 +13,22 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import re
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
+from typer.testing import CliRunner
 
 from samplerr.adapters.es_bulk import BulkWriter
 from samplerr.adapters.es_connection import EsConnection
 from samplerr.adapters.es_template import install_template
+from samplerr.cli import build_app
 from samplerr.configfile import parse_text
 from samplerr.core.config import Config
 from samplerr.pipeline import Pipeline
@@ -168,9 +174,36 @@ def add_ttl(instant: int, ttl: str) -> int:
 
 @dataclass(frozen=True)
 class ArchiveModel:
+    """One archive: ``step`` in seconds, ``ttl`` spelt as in archives.toml (``2d``, ``2 months``)."""
+
     tf: str
     step: int
     ttl: str
+
+
+def duration_text(seconds: int) -> str:
+    """``20`` → ``20s``, ``600`` → ``10m``, ``3600`` → ``1h``, ``86400`` → ``1d``."""
+    for unit, size in (("d", DAY), ("h", HOUR), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def archives_toml(archives: Iterable[ArchiveModel]) -> str:
+    """The ``[[archives]]`` tables of ``archives``, each with the cfunc ``avg``."""
+    return "".join(
+        f'\n[[archives]]\ntf = "{archive.tf}"\nstep = "{duration_text(archive.step)}"\n'
+        f'ttl = "{archive.ttl}"\ncfuncs = ["avg"]\n'
+        for archive in archives
+    )
+
+
+# daily for 2 days, monthly for 2 months, yearly for 10 years: the rotate, purge and concurrency tests'
+DAY_MONTH_YEAR = (
+    ArchiveModel("YYYY.MM.DD", 20, "2d"),
+    ArchiveModel("YYYY.MM", 600, "2 months"),
+    ArchiveModel("YYYY", 3600, "10 years"),
+)
 
 
 @dataclass
@@ -390,6 +423,18 @@ def fixed(width: int) -> Callable[[int], int]:
     return lambda _low: width
 
 
+def local_day(zone: str) -> Callable[[int], int]:
+    """The width of the day starting at a bucket's key in ``zone`` (23 or 25 hours across DST)."""
+    tz = ZoneInfo(zone)
+
+    def width(low: int) -> int:
+        start = datetime.fromtimestamp(low, tz=tz)
+        following = datetime.combine(start.date() + timedelta(days=1), start.time(), tzinfo=tz)
+        return int(following.timestamp()) - low
+
+    return width
+
+
 def existing_indices(connection: EsConnection, config: Config) -> dict[str, int]:
     """Index name → document count, under the index prefix (the lock index left out)."""
     prefix = config.elasticsearch.index_prefix
@@ -420,3 +465,82 @@ def aliases_by_index(connection: EsConnection, config: Config) -> dict[str, dict
 
 def with_archives(config: Config, **replacements: Any) -> Config:
     return dataclasses.replace(config, **replacements)
+
+
+# --- one test's archives on the dev server ---------------------------------------------------------
+
+
+class LifecycleEnv:
+    """One test's archives on the dev server: a configuration with its own index and alias prefixes,
+    the configuration file the CLI reads, a connection, and the model of what was written."""
+
+    def __init__(
+        self, url: str, name: str, archives: Sequence[ArchiveModel], sampling: Sampling, tmp_path: Path
+    ) -> None:
+        toml = archives_toml(archives)
+        self.config = make_config(url, name, toml)
+        self.path = config_file(tmp_path, self.config, toml)
+        self.connection = EsConnection(self.config.elasticsearch)
+        self.prefix = self.config.elasticsearch.index_prefix
+        self.alias = self.config.elasticsearch.alias_prefix
+        self.model = Model(archives, self.prefix, sampling)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> LifecycleEnv:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def write(self, *days: str | int) -> int:
+        """Write the events of ``days`` (``2026-11-22`` or day starts); the model notes them as written."""
+        starts = [ts(day) if isinstance(day, str) else day for day in days]
+        docs = write_days(self.connection, self.config, self.model.sampling, starts)
+        self.model.written_days.update(starts)
+        return docs
+
+    def names(self, *suffixes: str) -> list[str]:
+        return [self.prefix + suffix for suffix in suffixes]
+
+    def delete(self, *suffixes: str) -> None:
+        self.connection.request("DELETE", "/" + ",".join(self.names(*suffixes)))
+
+    def command(self, *args: str) -> list[str]:
+        """The real CLI with this configuration, for a subprocess."""
+        return [sys.executable, "-m", "samplerr", *args, "--config", self.path]
+
+    def cli(self, *args: str) -> Any:
+        """``samplerr ARGS --json`` with this configuration through typer's CliRunner: its JSON (exit 0)."""
+        result = CliRunner().invoke(build_app(), [*args, "--config", self.path, "--json"])
+        assert result.exit_code == 0, result.output
+        return orjson.loads(result.stdout)
+
+    def check_grafana(
+        self, start: int, now: int, width: int, existing: set[str], what: str
+    ) -> list[tuple[int, int, dict]]:
+        """A Grafana panel over ``[start, now]`` with buckets of ``width`` seconds on the daily pattern:
+        every bucket holds what the model says. Returns the buckets."""
+        names = grafana_daily_names(self.alias, start, now)
+        buckets = grafana_msearch(self.connection, names, start, now, duration_text(width))
+        bounded = bucket_bounds(buckets, start, now, fixed(width))
+        check_buckets(self.model, existing, now, bounded, what)
+        return bounded
+
+    def check_kibana(
+        self, start: int, now: int, zone: str, existing: set[str], what: str
+    ) -> list[tuple[int, int, dict]]:
+        """Kibana's Discover over ``[start, now]`` on ``alias_prefix*``, daily buckets in ``zone``: every
+        bucket holds what the model says. Returns the buckets."""
+        buckets = kibana_search(self.connection, self.alias + "*", start, now, zone)
+        bounded = bucket_bounds(buckets, start, now, local_day(zone))
+        check_buckets(self.model, existing, now, bounded, what)
+        return bounded
+
+    def assert_served_correctly(self, now: int, days: int = 10) -> None:
+        """Grafana (hourly) and Kibana (UTC days) over the last ``days`` at ``now`` serve the model."""
+        refresh(self.connection, self.config)
+        existing = set(existing_indices(self.connection, self.config))
+        self.check_grafana(now - days * DAY, now, HOUR, existing, "grafana")
+        self.check_kibana(now - days * DAY, now, "UTC", existing, "kibana")

@@ -8,62 +8,29 @@ deleted once and the aliases end as one plan says.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 
 import orjson
 import pytest
 
-from samplerr.adapters.es_connection import EsConnection
 from samplerr.lifecycle_ops import LockBusyError, lifecycle_lock, rotate
-from tests.lifecycle.support import (
-    ArchiveModel,
-    Model,
-    Sampling,
-    config_file,
-    existing_indices,
-    make_config,
-    ts,
-    write_days,
-)
-from tests.lifecycle.test_rotate_purge import ARCHIVES, assert_served_correctly
+from tests.lifecycle.support import DAY_MONTH_YEAR, LifecycleEnv, Sampling, existing_indices, ts
 
-MODELS = (
-    ArchiveModel("YYYY.MM.DD", 20, "2d"),
-    ArchiveModel("YYYY.MM", 600, "2mo"),
-    ArchiveModel("YYYY", 3600, "10y"),
-)
 SAMPLING = Sampling(2, lambda day: 3600)
-
-
-class Env:
-    def __init__(self, url: str, name: str, tmp_path) -> None:
-        self.config = make_config(url, name, ARCHIVES)
-        self.path = config_file(tmp_path, self.config, ARCHIVES)
-        self.connection = EsConnection(self.config.elasticsearch)
-        self.model = Model(MODELS, self.config.elasticsearch.index_prefix, SAMPLING)
-        self.prefix = self.config.elasticsearch.index_prefix
-        self.alias = self.config.elasticsearch.alias_prefix
-
-    def write(self, days: list[str]) -> None:
-        starts = [ts(day) for day in days]
-        write_days(self.connection, self.config, SAMPLING, starts)
-        self.model.written_days.update(starts)
-
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "samplerr", *args, "--config", self.path, "--json"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
 
 
 @pytest.fixture
 def env(es_url, tmp_path, request):
-    environment = Env(es_url, "lcc" + request.node.name[5:25].replace("_", ""), tmp_path)
-    yield environment
-    environment.connection.close()
+    name = "lcc" + request.node.name[5:25].replace("_", "")
+    with LifecycleEnv(es_url, name, DAY_MONTH_YEAR, SAMPLING, tmp_path) as environment:
+        yield environment
+
+
+def start(env: LifecycleEnv, *args: str) -> subprocess.Popen[str]:
+    """``samplerr ARGS --json`` as a process of its own, started now."""
+    return subprocess.Popen(
+        [*env.command(*args), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
@@ -73,9 +40,9 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
 
 def test_two_purges_at_once_delete_each_index_once_and_agree(env):
     days = [f"2026-10-{day:02d}" for day in range(1, 32)] + [f"2026-11-{day:02d}" for day in range(1, 23)]
-    env.write(days)
+    env.write(*days)
     now = "2026-11-22T12:00:00Z"
-    runs = [env.start("purge", "--now", now), env.start("purge", "--now", now)]
+    runs = [start(env, "purge", "--now", now), start(env, "purge", "--now", now)]
     results = [finish(run) for run in runs]
     for status, _, err in results:
         assert status == 0, err
@@ -88,21 +55,21 @@ def test_two_purges_at_once_delete_each_index_once_and_agree(env):
     assert set(deleted[0] + deleted[1]) == expected
     assert set(existing_indices(env.connection, env.config)) == env.model.kept_indices(ts(now))
     assert rotate(env.connection, env.config, ts(now), dry_run=True).plan.actions == ()
-    assert_served_correctly(env, ts(now), days=30)
+    env.assert_served_correctly(ts(now), days=30)
 
 
 def test_rotations_and_purges_racing_end_in_one_consistent_state(env):
-    env.write([f"2026-11-{day:02d}" for day in range(10, 23)])
+    env.write(*(f"2026-11-{day:02d}" for day in range(10, 23)))
     now = "2026-11-22T12:00:00Z"
-    runs = [env.start(command, "--now", now) for command in ("rotate", "purge", "rotate", "purge")]
+    runs = [start(env, command, "--now", now) for command in ("rotate", "purge", "rotate", "purge")]
     for status, _, err in (finish(run) for run in runs):
         assert status == 0, err
     assert rotate(env.connection, env.config, ts(now), dry_run=True).plan.actions == ()
     assert set(existing_indices(env.connection, env.config)) == env.model.kept_indices(ts(now))
-    assert_served_correctly(env, ts(now), days=12)
+    env.assert_served_correctly(ts(now), days=12)
 
 
-def foreign_lock(env: Env, expires_in_s: float) -> None:
+def foreign_lock(env: LifecycleEnv, expires_in_s: float) -> None:
     now_ms = int(time.time() * 1000)
     env.connection.request(
         "PUT",
@@ -117,11 +84,11 @@ def foreign_lock(env: Env, expires_in_s: float) -> None:
 
 
 def test_a_held_lock_makes_rotate_wait_then_fail_readably(env):
-    env.write(["2026-11-22"])
+    env.write("2026-11-22")
     foreign_lock(env, 600)
     with pytest.raises(LockBusyError):
         rotate(env.connection, env.config, ts("2026-11-22T12:00:00Z"), lock_wait_s=0.3)
-    status, out, err = finish(env.start("rotate", "--now", "2026-11-22T12:00:00Z", "--lock-wait", "0.5"))
+    status, out, err = finish(start(env, "rotate", "--now", "2026-11-22T12:00:00Z", "--lock-wait", "0.5"))
     assert status == 1
     assert out == ""
     assert len(err.strip().splitlines()) == 1
@@ -129,9 +96,9 @@ def test_a_held_lock_makes_rotate_wait_then_fail_readably(env):
 
 
 def test_a_lock_left_by_a_crashed_run_is_taken_over_after_it_expires(env):
-    env.write(["2026-11-22"])
+    env.write("2026-11-22")
     foreign_lock(env, -1)  # expired a second ago
-    status, out, err = finish(env.start("rotate", "--now", "2026-11-22T12:00:00Z", "--lock-wait", "5"))
+    status, out, err = finish(start(env, "rotate", "--now", "2026-11-22T12:00:00Z", "--lock-wait", "5"))
     assert status == 0, err
     assert orjson.loads(out)["actions"]
     with lifecycle_lock(env.connection, env.config, wait_s=0) as lock:  # released after the run
@@ -139,9 +106,9 @@ def test_a_lock_left_by_a_crashed_run_is_taken_over_after_it_expires(env):
 
 
 def test_a_run_waits_for_the_other_to_finish(env):
-    env.write(["2026-11-22"])
+    env.write("2026-11-22")
     with lifecycle_lock(env.connection, env.config, wait_s=0):
-        waiting = env.start("rotate", "--now", "2026-11-22T12:00:00Z", "--lock-wait", "60")
+        waiting = start(env, "rotate", "--now", "2026-11-22T12:00:00Z", "--lock-wait", "60")
         time.sleep(1.5)
         assert waiting.poll() is None  # still waiting for us
     status, out, err = finish(waiting)

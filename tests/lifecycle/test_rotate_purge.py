@@ -10,100 +10,36 @@ import itertools
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
-import orjson
 import pytest
 from typer.testing import CliRunner
 
 from samplerr.adapters.es_catalogue import create_index
 from samplerr.adapters.es_connection import EsConnection
 from samplerr.cli import build_app
-from samplerr.core.config import Config
 from samplerr.lifecycle_ops import purge, rotate
 from samplerr.metrics import ServiceMetrics
 from samplerr.scheduler import LifecycleJobs, lifecycle_jobs
 from samplerr.service_jobs import JobScheduler
 from tests.lifecycle.support import (
-    DAY,
-    ArchiveModel,
-    Model,
+    DAY_MONTH_YEAR,
+    LifecycleEnv,
     Sampling,
     aliases_by_index,
-    bucket_bounds,
-    check_buckets,
-    config_file,
     existing_indices,
-    fixed,
-    grafana_daily_names,
-    grafana_msearch,
-    kibana_search,
-    make_config,
-    refresh,
     ts,
-    write_days,
 )
 
-ARCHIVES = """
-[[archives]]
-tf = "YYYY.MM.DD"
-step = "20s"
-ttl = "2d"
-cfuncs = ["avg"]
-
-[[archives]]
-tf = "YYYY.MM"
-step = "10m"
-ttl = "2 months"
-cfuncs = ["avg"]
-
-[[archives]]
-tf = "YYYY"
-step = "1h"
-ttl = "10 years"
-cfuncs = ["avg"]
-"""
-MODELS = (
-    ArchiveModel("YYYY.MM.DD", 20, "2d"),
-    ArchiveModel("YYYY.MM", 600, "2mo"),
-    ArchiveModel("YYYY", 3600, "10y"),
-)
 SAMPLING = Sampling(2, lambda day: 1800)
 NOW = "2026-11-22T12:00:00Z"
 
 runner = CliRunner()
 
 
-class Env:
-    def __init__(self, url: str, name: str, tmp_path) -> None:
-        self.config: Config = make_config(url, name, ARCHIVES)
-        self.path = config_file(tmp_path, self.config, ARCHIVES)
-        self.connection = EsConnection(self.config.elasticsearch)
-        self.model = Model(MODELS, self.config.elasticsearch.index_prefix, SAMPLING)
-        self.prefix = self.config.elasticsearch.index_prefix
-        self.alias = self.config.elasticsearch.alias_prefix
-
-    def write(self, *days: str) -> None:
-        starts = [ts(day) for day in days]
-        write_days(self.connection, self.config, SAMPLING, starts)
-        self.model.written_days.update(starts)
-
-    def cli(self, *args: str) -> dict | list:
-        result = runner.invoke(build_app(), [*args, "--config", self.path, "--json"])
-        assert result.exit_code == 0, result.output
-        return orjson.loads(result.stdout)
-
-    def delete(self, *suffixes: str) -> None:
-        self.connection.request("DELETE", "/" + ",".join(self.prefix + s for s in suffixes))
-
-    def names(self, *suffixes: str) -> list[str]:
-        return [self.prefix + suffix for suffix in suffixes]
-
-
 @pytest.fixture
 def env(es_url, tmp_path, request):
     name = "lc" + request.node.name.replace("test_", "").replace("_", "")[:20].lower()
-    environment = Env(es_url, name, tmp_path)
-    yield environment
-    environment.connection.close()
+    with LifecycleEnv(es_url, name, DAY_MONTH_YEAR, SAMPLING, tmp_path) as environment:
+        yield environment
 
 
 def apply_body(state: dict[str, dict], body: dict) -> dict[str, dict]:
@@ -118,17 +54,6 @@ def apply_body(state: dict[str, dict], body: dict) -> dict[str, dict]:
             if not out[spec["alias"]]:
                 del out[spec["alias"]]
     return out
-
-
-def assert_served_correctly(env: Env, now: int, days: int = 10) -> None:
-    refresh(env.connection, env.config)
-    existing = set(existing_indices(env.connection, env.config))
-    start = now - days * DAY
-    names = grafana_daily_names(env.alias, start, now)
-    buckets = grafana_msearch(env.connection, names, start, now, "1h")
-    check_buckets(env.model, existing, now, bucket_bounds(buckets, start, now, fixed(3600)), "grafana")
-    buckets = kibana_search(env.connection, env.alias + "*", start, now, "UTC")
-    check_buckets(env.model, existing, now, bucket_bounds(buckets, start, now, fixed(DAY)), "kibana")
 
 
 def test_rotate_dry_run_prints_the_exact_body_and_changes_nothing(env):
@@ -154,7 +79,7 @@ def test_rotate_dry_run_prints_the_exact_body_and_changes_nothing(env):
     assert set(month) == set(env.names("2026.11", "2026.11.20", "2026.11.21", "2026.11.22"))
     assert month[env.prefix + "2026.11.22"] is None  # a daily index serves its whole day
     assert month[env.prefix + "2026.11"] is not None
-    assert_served_correctly(env, ts(NOW))
+    env.assert_served_correctly(ts(NOW))
 
 
 def test_rotate_table_shows_changes_then_nothing_to_do(env):
@@ -184,7 +109,7 @@ def test_rotate_moves_aliases_when_a_day_expires(env):
     before = aliases_by_index(env.connection, env.config)
     env.cli("rotate", "--now", tomorrow)
     assert aliases_by_index(env.connection, env.config) == apply_body(before, body)
-    assert_served_correctly(env, ts(tomorrow))
+    env.assert_served_correctly(ts(tomorrow))
 
 
 def test_purge_lists_every_index_with_its_reason_then_deletes_only_what_it_may(env):
@@ -220,7 +145,7 @@ def test_purge_lists_every_index_with_its_reason_then_deletes_only_what_it_may(e
     left = set(existing_indices(env.connection, env.config))
     assert left == set(reasons)
     assert env.cli("purge", "--now", NOW)["delete"] == []  # nothing more the second time
-    assert_served_correctly(env, ts(NOW), days=20)
+    env.assert_served_correctly(ts(NOW), days=20)
     # the only copy is served: its day is searchable through its daily alias
     assert env.prefix + "2025.06.01" in aliases_by_index(env.connection, env.config)[env.alias + "2025.06.01"]
 
@@ -318,9 +243,9 @@ def test_clock_going_backwards_between_runs(env):
     assert set(existing_indices(env.connection, env.config)) == after_later  # nothing deleted, nothing back
     assert env.cli("rotate", "--now", "2026-11-21T01:00:00Z") == {"actions": []}
     assert body["actions"]  # the earlier clock did want other aliases (days 11-22 .. are the future then)
-    assert_served_correctly(env, earlier, days=5)
+    env.assert_served_correctly(earlier, days=5)
     env.cli("rotate", "--now", "2026-11-24T01:00:00Z")
-    assert_served_correctly(env, later, days=5)
+    env.assert_served_correctly(later, days=5)
 
 
 def test_service_jobs_rotate_and_purge_through_the_job_scheduler(env):

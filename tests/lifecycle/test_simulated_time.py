@@ -19,64 +19,26 @@ and the coarser archives take over as the finer ones expire.
 from __future__ import annotations
 
 import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
-from typer.testing import CliRunner
 
-from samplerr.adapters.es_connection import EsConnection
-from samplerr.cli import build_app
 from samplerr.commands.check import archive_footprint
 from samplerr.lifecycle_ops import purge, rotate
 from tests.lifecycle.support import (
     DAY,
+    HOUR,
     ArchiveModel,
-    Model,
+    LifecycleEnv,
     Sampling,
     aliases_by_index,
-    bucket_bounds,
-    check_buckets,
-    config_file,
     existing_indices,
-    fixed,
-    grafana_daily_names,
-    grafana_msearch,
     iso,
-    kibana_search,
-    make_config,
     refresh,
-    write_days,
 )
 
-ARCHIVES = """
-[[archives]]
-tf = "YYYY.MM.DD"
-step = "20s"
-ttl = "2d"
-cfuncs = ["avg"]
-
-[[archives]]
-tf = "GGGG.[w]WW"
-step = "1m"
-ttl = "3w"
-cfuncs = ["avg"]
-
-[[archives]]
-tf = "YYYY.MM"
-step = "10m"
-ttl = "2mo"
-cfuncs = ["avg"]
-
-[[archives]]
-tf = "YYYY"
-step = "1h"
-ttl = "10y"
-cfuncs = ["avg"]
-"""
 MODELS = (
     ArchiveModel("YYYY.MM.DD", 20, "2d"),
     ArchiveModel("GGGG.[w]WW", 60, "3w"),
@@ -150,29 +112,12 @@ def sampling_for(profile: Profile) -> Sampling:
     return Sampling(SERIES, every)
 
 
-def local_day(zone: str):
-    tz = ZoneInfo(zone)
-
-    def width(low: int) -> int:
-        start = datetime.fromtimestamp(low, tz=tz)
-        following = datetime.combine(start.date() + timedelta(days=1), start.time(), tzinfo=tz)
-        return int(following.timestamp()) - low
-
-    return width
-
-
-class Simulation:
+class Simulation(LifecycleEnv):
     def __init__(self, url: str, name: str, profile: Profile, tmp_path) -> None:
-        self.config = make_config(url, name, ARCHIVES)
-        self.config_path = config_file(tmp_path, self.config, ARCHIVES)
-        self.connection = EsConnection(self.config.elasticsearch)
-        self.model = Model(MODELS, self.config.elasticsearch.index_prefix, sampling_for(profile))
+        super().__init__(url, name, MODELS, sampling_for(profile), tmp_path)
         self.profile = profile
         self.tmp_path = tmp_path
         self.max_indices = [0] * len(MODELS)
-
-    def close(self) -> None:
-        self.connection.close()
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -182,15 +127,11 @@ class Simulation:
         self.run_cli("downsample", "--es", self.config.elasticsearch.hosts[0], "--input", str(path), "--json")
         self.model.written_days.add(day)
 
-    def write(self, day: int) -> None:
-        assert write_days(self.connection, self.config, self.model.sampling, [day]) > 0
-        self.model.written_days.add(day)
-
     # -- lifecycle ---------------------------------------------------------------------------
 
     def run_cli(self, *args: str) -> str:
         completed = subprocess.run(
-            [sys.executable, "-m", "samplerr", *args, "--config", self.config_path],
+            self.command(*args),
             capture_output=True,
             text=True,
             timeout=120,
@@ -207,11 +148,7 @@ class Simulation:
                 "actions": []
             }
         elif how == "clirunner":
-            result = CliRunner().invoke(
-                build_app(), ["purge", "--config", self.config_path, "--now", iso(now), "--json"]
-            )
-            assert result.exit_code == 0, result.output
-            orjson.loads(result.stdout)
+            self.cli("purge", "--now", iso(now))
         else:
             purge(self.connection, self.config, now)
 
@@ -235,20 +172,13 @@ class Simulation:
     def check_idempotent(self, now: int) -> None:
         assert rotate(self.connection, self.config, now, dry_run=True).plan.actions == ()
 
-    def check_grafana(self, now: int, days: int, interval: str, width: int, existing: set[str]) -> None:
-        start = now - days * DAY
-        names = grafana_daily_names(self.config.elasticsearch.alias_prefix, start, now)
-        buckets = grafana_msearch(self.connection, names, start, now, interval)
-        bounded = bucket_bounds(buckets, start, now, fixed(width))
-        assert bounded, "no buckets"
-        check_buckets(self.model, existing, now, bounded, f"grafana {days}d at {iso(now)}")
+    def grafana(self, now: int, days: int, width: int, existing: set[str]) -> None:
+        what = f"grafana {days}d at {iso(now)}"
+        assert self.check_grafana(now - days * DAY, now, width, existing, what), "no buckets"
 
-    def check_kibana(self, now: int, days: int, zone: str, existing: set[str]) -> None:
+    def kibana(self, now: int, days: int, zone: str, existing: set[str]) -> None:
         start = now - days * DAY
-        pattern = self.config.elasticsearch.alias_prefix + "*"
-        buckets = kibana_search(self.connection, pattern, start, now, zone)
-        bounded = bucket_bounds(buckets, start, now, local_day(zone))
-        check_buckets(self.model, existing, now, bounded, f"kibana {zone} {days}d at {iso(now)}")
+        bounded = self.check_kibana(start, now, zone, existing, f"kibana {zone} {days}d at {iso(now)}")
         want = self.model.expected(start, now + 1, existing, now).count
         assert sum(bucket["doc_count"] for _, _, bucket in bounded) == want
 
@@ -264,22 +194,21 @@ class Simulation:
         """Grafana over the last week (always), quarter, year; Kibana in ``zone`` over the last week."""
         refresh(self.connection, self.config)
         self.check_idempotent(now)
-        self.check_grafana(now, 7, "1h", 3600, existing)
+        self.grafana(now, 7, HOUR, existing)
         if quarter:
-            self.check_grafana(now, 90, "6h", 6 * 3600, existing)
+            self.grafana(now, 90, 6 * HOUR, existing)
         if zone is not None:
-            self.check_kibana(now, 7, zone, existing)
+            self.kibana(now, 7, zone, existing)
         if year:
-            self.check_grafana(now, 400, "1d", DAY, existing)
-            self.check_kibana(now, 400, "America/New_York", existing)
+            self.grafana(now, 400, DAY, existing)
+            self.kibana(now, 400, "America/New_York", existing)
             self.check_aliases_partition(existing)
 
     def check_aliases_partition(self, existing: set[str]) -> None:
         """Every alias targets only existing indices, and each daily alias names its own day."""
         aliases = aliases_by_index(self.connection, self.config)
-        prefix = self.config.elasticsearch.alias_prefix
         for alias, targets in aliases.items():
-            assert alias.startswith(prefix)
+            assert alias.startswith(self.alias)
             assert set(targets) <= existing, alias
 
 
@@ -292,7 +221,7 @@ def run_simulation(url: str, name: str, profile: Profile, tmp_path) -> Simulatio
             if i == 0:
                 sim.write_with_cli(start)
             else:
-                sim.write(start)
+                assert sim.write(start) > 0
             now = start + DAY + 300
             how = "subprocess" if day in CLI_DAYS else ("clirunner" if i % 50 == 1 else "inprocess")
             sim.purge_at(now, how)
