@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
@@ -153,6 +153,26 @@ def _int(text: str | None) -> int | None:
     return int(text) if text is not None else None
 
 
+def _compose_groups(
+    year: int, month: int | None, g: Mapping[str, str | None], round_up: bool, tz: tzinfo
+) -> int | None:
+    """The instant of a parsed date whose other fields are the named groups ``d h m s f z`` of ``g``."""
+    fields = Fields(
+        year=year,
+        month=month,
+        day=_int(g.get("d")),
+        hour=_int(g.get("h")),
+        minute=_int(g.get("m")),
+        second=_int(g.get("s")),
+        nanos=_nanos(g.get("f")),
+        offset_minutes=_offset_minutes(g.get("z")),
+    )
+    try:
+        return _compose(fields, round_up, tz)
+    except ValueError:
+        return None
+
+
 class DateFormat:
     """One format: parses text to epoch ms (None when it does not apply) and prints epoch ms."""
 
@@ -179,20 +199,7 @@ class IsoFormat(DateFormat):
         if m is None:
             return None
         g = m.groupdict()
-        fields = Fields(
-            year=int(g["y"]),
-            month=_int(g.get("M")),
-            day=_int(g.get("d")),
-            hour=_int(g.get("h")),
-            minute=_int(g.get("m")),
-            second=_int(g.get("s")),
-            nanos=_nanos(g.get("f")),
-            offset_minutes=_offset_minutes(g.get("z")),
-        )
-        try:
-            return _compose(fields, round_up, tz)
-        except ValueError:
-            return None
+        return _compose_groups(int(g["y"]), _int(g.get("M")), g, round_up, tz)
 
     def format(self, millis: int, tz: tzinfo) -> str:
         return self._printer(millis, tz)
@@ -439,20 +446,7 @@ class PatternFormat(DateFormat):
             month = [x.lower() for x in _MONTHS].index(g["MMMM"].lower()) + 1
         elif g.get("MMM"):
             month = [x[:3].lower() for x in _MONTHS].index(g["MMM"].lower()) + 1
-        fields = Fields(
-            year=int(year),
-            month=month,
-            day=_int(g.get("d")),
-            hour=_int(g.get("h")),
-            minute=_int(g.get("m")),
-            second=_int(g.get("s")),
-            nanos=_nanos(g.get("f")),
-            offset_minutes=_offset_minutes(g.get("z")),
-        )
-        try:
-            return _compose(fields, round_up, tz)
-        except ValueError:
-            return None
+        return _compose_groups(int(year), month, g, round_up, tz)
 
     def format(self, millis: int, tz: tzinfo) -> str:
         y, m, d, hh, mm, ss, ms, off = _split(millis, tz)

@@ -262,14 +262,7 @@ class FieldType:
         return value
 
     def _integer(self, value: Any) -> int:
-        if isinstance(value, bool):
-            raise ValueRejectedError(
-                EsError(
-                    400,
-                    "json_parse_exception",
-                    "Current token (VALUE_TRUE) not numeric, can not use numeric value accessors",
-                )
-            )
+        _refuse_boolean(value)
         if isinstance(value, int):
             number = value
         elif isinstance(value, float):
@@ -296,14 +289,7 @@ class FieldType:
         return number
 
     def _double(self, value: Any) -> float:
-        if isinstance(value, bool):
-            raise ValueRejectedError(
-                EsError(
-                    400,
-                    "json_parse_exception",
-                    "Current token (VALUE_TRUE) not numeric, can not use numeric value accessors",
-                )
-            )
+        _refuse_boolean(value)
         if isinstance(value, (int, float)):
             number = float(value)
         else:
@@ -372,6 +358,18 @@ def _keyword_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _refuse_boolean(value: Any) -> None:
+    """A JSON boolean in a numeric field fails to parse, as in Elasticsearch."""
+    if isinstance(value, bool):
+        raise ValueRejectedError(
+            EsError(
+                400,
+                "json_parse_exception",
+                "Current token (VALUE_TRUE) not numeric, can not use numeric value accessors",
+            )
+        )
 
 
 def _boolean(value: Any) -> bool:

@@ -692,6 +692,15 @@ def _render(ctx: Ctx, req: SearchRequest, searched: Searched, now: int) -> JsonD
 # --- handlers ---------------------------------------------------------------------------------------------
 
 
+def _collect_all(ctx: Ctx, req: Request, search: SearchRequest, now: int) -> Searched:
+    """``search`` over the request's indices (caller holds the lock); every shard failing fails it."""
+    resolution = resolve(_expressions(req), ctx.cluster.indices, SEARCH_OPTIONS.with_params(req.params))
+    searched = collect(ctx, resolution, search, now)
+    if searched.failures and len(searched.failures) == len(searched.indices):
+        raise _failure_error(searched.failures, ctx.cluster.node_id)
+    return searched
+
+
 def _expressions(req: Request) -> list[str]:
     return split_expressions(req.path_params.get("index"))
 
@@ -720,14 +729,9 @@ def count_handler(ctx: Ctx, req: Request) -> Response:
         search.query = q
     if "min_score" in req.params:
         search.min_score = float(req.params["min_score"])
-    options = SEARCH_OPTIONS.with_params(req.params)
-    cluster = ctx.cluster
     now = dates.now_ms()
-    with cluster.lock:
-        resolution = resolve(_expressions(req), cluster.indices, options)
-        searched = collect(ctx, resolution, search, now)
-        if searched.failures and len(searched.failures) == len(searched.indices):
-            raise _failure_error(searched.failures, cluster.node_id)
+    with ctx.cluster.lock:
+        searched = _collect_all(ctx, req, search, now)
     failed = sum(f.index.shards for f in searched.failures)
     shards = {
         "total": searched.shards_total,
@@ -802,14 +806,10 @@ def delete_by_query_handler(ctx: Ctx, req: Request) -> Response:
     if not isinstance(body, dict) or "query" not in body:
         raise EsError(400, "action_request_validation_exception", "Validation Failed: 1: query is missing;")
     search = SearchRequest(query=parse_query(body["query"]), track_total_hits=True)
-    options = SEARCH_OPTIONS.with_params(req.params)
     cluster = ctx.cluster
     now = dates.now_ms()
     with cluster.lock:
-        resolution = resolve(_expressions(req), cluster.indices, options)
-        searched = collect(ctx, resolution, search, now)
-        if searched.failures and len(searched.failures) == len(searched.indices):
-            raise _failure_error(searched.failures, cluster.node_id)
+        searched = _collect_all(ctx, req, search, now)
         deleted = 0
         for doc, index, _ in searched.hits:
             current = index.docs.get(doc.id)
@@ -819,8 +819,8 @@ def delete_by_query_handler(ctx: Ctx, req: Request) -> Response:
             cluster.delete_doc(index, doc.id, current.version + 1, index.seq_no)
             deleted += 1
         if req.flag("refresh"):
-            for name in resolution.indices:
-                cluster.indices[name].refresh()
+            for index in searched.indices:
+                index.refresh()
     total = len(searched.hits)
     return Response(
         200,
