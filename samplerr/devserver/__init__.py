@@ -12,7 +12,10 @@ What it covers (see each module for details):
 - documents: ``_bulk``, ``_doc``, ``_create``, ``_update``, ``_source``, ``_mget``, mapping checks and
   dynamic mapping, versions and sequence numbers (``bulk``, ``writes``, ``mapping``);
 - aliases: atomic ``_aliases``, filters OR-ed and dropped as Elasticsearch does, write indices,
-  hidden indices and wildcard expansion (``aliases``, ``names``);
+  hidden indices (``index.hidden`` from the request or a template) and wildcard expansion,
+  ``_resolve/index`` (``aliases``, ``names``, ``indices``);
+- the ``Warning`` headers of dot-prefixed names: one for a visible dot index, and from 8.16 one more
+  for every dot index or template pattern, hidden or not (``names``, ``indices``);
 - search: ``_search``, ``_count``, ``_msearch``, ``_delete_by_query``; the common queries and
   ``query_string``; ``date_histogram``, ``histogram``, ``terms``, ``filter(s)``, ``range`` and the
   common metrics (``query``, ``querystring``, ``aggs``, ``search``);

@@ -9,6 +9,7 @@ not applied.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -16,7 +17,7 @@ import orjson
 from samplerr.devserver.context import Ctx
 from samplerr.devserver.errors import EsError, illegal_argument, index_not_found, validation_failed
 from samplerr.devserver.faults import rejected_execution
-from samplerr.devserver.http import Request, Response
+from samplerr.devserver.http import Request, Response, product_origin
 from samplerr.devserver.mapping import DocumentRejectedError
 from samplerr.devserver.source import parse_source as parse_source_filter
 from samplerr.devserver.store import Doc, Index, auto_id
@@ -59,9 +60,8 @@ BULK_PARAMS = frozenset(
         "include_source_on_error",
     }
 )
-DOC_PARAMS = frozenset(
+DELETE_DOC_PARAMS = frozenset(
     {
-        "op_type",
         "if_seq_no",
         "if_primary_term",
         "version",
@@ -70,13 +70,16 @@ DOC_PARAMS = frozenset(
         "routing",
         "timeout",
         "wait_for_active_shards",
-        "pipeline",
-        "require_alias",
-        "require_data_stream",
-        "include_source_on_error",
-        "list_executed_pipelines",
     }
 )
+DOC_PARAMS = DELETE_DOC_PARAMS | {
+    "op_type",
+    "pipeline",
+    "require_alias",
+    "require_data_stream",
+    "include_source_on_error",
+    "list_executed_pipelines",
+}
 GET_PARAMS = frozenset(
     {
         "_source",
@@ -207,7 +210,9 @@ def bulk_handler(ctx: Ctx, req: Request) -> Response:
         raise illegal_argument(f"pipeline with id [{req.params['pipeline']}] does not exist")
     ops = parse_bulk(req.body, req.path_params.get("index"), req.params)
     require_alias = req.flag("require_alias")
-    writer = Writer(ctx, require_alias=require_alias, refresh=req.params.get("refresh"))
+    writer = Writer(
+        ctx, require_alias=require_alias, refresh=req.params.get("refresh"), origin=product_origin(req)
+    )
     faults = ctx.faults
     path = req.path
     items: list[JsonDict] = []
@@ -293,6 +298,25 @@ def _meta_from_params(params: dict[str, str]) -> JsonDict:
     return {k: params[k] for k in ("if_seq_no", "if_primary_term", "version", "version_type") if k in params}
 
 
+def _write_one(ctx: Ctx, req: Request, write: Callable[[Writer], JsonDict]) -> tuple[Writer, Response]:
+    """One document written by ``write`` under the lock; a refused document fails the request."""
+    writer = Writer(
+        ctx,
+        require_alias=req.flag("require_alias"),
+        refresh=req.params.get("refresh"),
+        origin=product_origin(req),
+    )
+    with ctx.cluster.lock:
+        try:
+            result = write(writer)
+        except DocumentRejectedError as exc:
+            raise exc.error from exc
+        writer.finish()
+    resp = _single(result)
+    resp.warnings = writer.warnings
+    return writer, resp
+
+
 def index_doc_handler(ctx: Ctx, req: Request) -> Response:
     name = req.path_params["index"]
     doc_id = req.path_params.get("id")
@@ -305,16 +329,9 @@ def index_doc_handler(ctx: Ctx, req: Request) -> Response:
         doc_id = auto_id()
     if not req.body.strip():
         raise EsError(400, "action_request_validation_exception", "Validation Failed: 1: source is missing;")
-    writer = Writer(ctx, require_alias=req.flag("require_alias"), refresh=req.params.get("refresh"))
-    with ctx.cluster.lock:
-        try:
-            result = writer.index(name, doc_id, req.body, create=create, meta=_meta_from_params(req.params))
-        except DocumentRejectedError as exc:
-            raise exc.error from exc
-        writer.finish()
+    body, meta = req.body, _meta_from_params(req.params)
+    writer, resp = _write_one(ctx, req, lambda w: w.index(name, doc_id, body, create=create, meta=meta))
     ctx.stats.count_bulk(1, 0, writer.written)
-    resp = _single(result)
-    resp.warnings = writer.warnings
     return resp
 
 
@@ -322,16 +339,8 @@ def update_doc_handler(ctx: Ctx, req: Request) -> Response:
     name = req.path_params["index"]
     doc_id = req.path_params["id"]
     body = req.json(required=True)
-    writer = Writer(ctx, require_alias=req.flag("require_alias"), refresh=req.params.get("refresh"))
-    with ctx.cluster.lock:
-        try:
-            result = writer.update(name, doc_id, body, _meta_from_params(req.params))
-        except DocumentRejectedError as exc:
-            raise exc.error from exc
-        writer.finish()
-    resp = _single(result)
-    resp.warnings = writer.warnings
-    return resp
+    meta = _meta_from_params(req.params)
+    return _write_one(ctx, req, lambda w: w.update(name, doc_id, body, meta))[1]
 
 
 def delete_doc_handler(ctx: Ctx, req: Request) -> Response:

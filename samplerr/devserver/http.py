@@ -180,6 +180,15 @@ def check_params(req: Request, r: Route) -> None:
     raise illegal_argument(f"request [{req.path}] contains unrecognized parameters: {listed}")
 
 
+def product_origin(req: Request) -> bool:
+    """Whether the request says it comes from an Elastic product (``X-elastic-product-origin``).
+
+    Elasticsearch spares such requests the dot-prefix deprecation warnings
+    (``DotPrefixValidator.isInternalRequest`` in modules/dot-prefix-validation).
+    """
+    return bool((req.headers.get("X-elastic-product-origin") or "").strip())
+
+
 def check_compatibility(ctx: Ctx, headers: Message, has_body: bool) -> None:
     """``RestCompatibleVersionHelper.getCompatibleVersion``, wrapped as Elasticsearch wraps it."""
     current = ctx.major

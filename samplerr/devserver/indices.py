@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -16,13 +17,16 @@ from samplerr.devserver.errors import (
     invalid_index_name,
     parsing,
 )
-from samplerr.devserver.http import Request, Response
+from samplerr.devserver.http import Request, Response, product_origin
 from samplerr.devserver.mapping import Mapping, mapper_parsing
 from samplerr.devserver.names import (
     ALL_OPTIONS,
     IndicesOptions,
+    alias_index_map,
     check_no_wildcards_for_destruction,
+    dot_prefix_warnings,
     resolve,
+    select_names,
     simple_match,
     split_expressions,
     validate_alias_name,
@@ -33,6 +37,9 @@ from samplerr.devserver.store import AliasMeta, Cluster, Index, new_uuid
 from samplerr.devserver.templates import compose
 
 JsonDict = dict[str, Any]
+# MetadataCreateIndexService.validateDotIndex (7.7+): a dot-prefixed index that is neither hidden nor a
+# system index gets this warning. "Hidden" is read from the settings after templates are applied
+# (buildAndValidateTemporaryIndexMetadata: isHiddenAfterTemplates), so a template's index.hidden counts.
 DOT_WARNING = (
     "index name [{name}] starts with a dot '.', in the next major version, index names starting with a "
     "dot are reserved for hidden indices and system indices"
@@ -65,8 +72,13 @@ def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def create_index(cluster: Cluster, name: str, body: Any, *, auto: bool = False) -> tuple[Index, list[str]]:
-    """Create ``name`` (caller holds the lock); returns the index and the deprecation warnings to send."""
+def create_index(
+    cluster: Cluster, name: str, body: Any, *, auto: bool = False, origin: bool = False
+) -> tuple[Index, list[str]]:
+    """Create ``name`` (caller holds the lock); returns the index and the deprecation warnings to send.
+
+    ``origin``: the request said it comes from an Elastic product (X-elastic-product-origin).
+    """
     validate_index_name(name)
     if name in cluster.indices:
         raise already_exists(name, cluster.indices[name].uuid)
@@ -114,7 +126,7 @@ def create_index(cluster: Cluster, name: str, body: Any, *, auto: bool = False) 
     index = Index(name, new_uuid(), int(time.time() * 1000), flat, mapping)
     index.aliases = aliases
     cluster.add_index(index)
-    warnings: list[str] = []
+    warnings = dot_prefix_warnings(cluster.version_tuple, [name], origin=origin)
     if name.startswith(".") and not index.hidden:
         warnings.append(DOT_WARNING.format(name=name))
     return index, warnings
@@ -124,7 +136,7 @@ def create_handler(ctx: Ctx, req: Request) -> Response:
     name = req.path_params["index"]
     body = req.json()
     with ctx.cluster.lock:
-        _, warnings = create_index(ctx.cluster, name, body)
+        _, warnings = create_index(ctx.cluster, name, body, origin=product_origin(req))
     return Response(
         200, {"acknowledged": True, "shards_acknowledged": True, "index": name}, warnings=warnings
     )
@@ -305,3 +317,37 @@ def stats_handler(ctx: Ctx, req: Request) -> Response:
         200,
         {"_shards": _shards(targets), "_all": {"primaries": summary, "total": summary}, "indices": indices},
     )
+
+
+def resolve_index_handler(ctx: Ctx, req: Request) -> Response:
+    """``GET _resolve/index/{name}``: the indices and aliases the expressions name, as Kibana's data view
+    editor asks (``expand_wildcards`` defaults to ``open``: hidden indices only through ``hidden``, a
+    wildcard starting with a dot, or their exact names).
+
+    As ``ResolveIndexAction`` in 8.x: an alias matched is listed with all its indices (hidden ones
+    included) and not expanded into ``indices``; attributes are sorted (``hidden``, ``open``); a missing
+    exact name is left out.
+    """
+    expressions = split_expressions(req.path_params["name"])
+    options = dataclasses.replace(IndicesOptions().with_params(req.params), ignore_unavailable=True)
+    modes = split_expressions(req.params["mode"]) if "mode" in req.params else None
+    cluster = ctx.cluster
+    with cluster.lock:
+        members = alias_index_map(cluster.indices)
+        names = select_names(
+            ["*" if e == "_all" else e for e in expressions], cluster.indices, members, options
+        )
+        indices: list[JsonDict] = []
+        aliases: list[JsonDict] = []
+        for name in sorted(names):
+            index = cluster.indices.get(name)
+            if index is None:
+                aliases.append({"name": name, "indices": members[name]})
+                continue
+            entry: JsonDict = {"name": name}
+            if index.aliases:
+                entry["aliases"] = sorted(index.aliases)
+            entry["attributes"] = ["hidden", "open"] if index.hidden else ["open"]
+            if modes is None or "standard" in modes:  # every index here is of the standard mode
+                indices.append(entry)
+    return Response(200, {"indices": indices, "aliases": aliases, "data_streams": []})

@@ -29,6 +29,24 @@ INVALID_CHARS_TEXT = "[" + ",".join(f"'{c}'" for c in INVALID_CHARS) + "]"
 MAX_NAME_BYTES = 255
 
 
+# modules/dot-prefix-validation (elastic/elasticsearch#112571, in 8.x from 8.16 by #113146): every
+# dot-prefixed name in a create, an auto-create (one per index a bulk creates) or a composable template's
+# index_patterns gets this warning, hidden or not, unless the request carries X-elastic-product-origin.
+# Its allow-list (.ml-state, .elastic-connectors-v1 …, system indices) names nothing this server has.
+DOT_PREFIX_WARNING = (
+    "Index [{name}] name begins with a dot (.), which is deprecated, and will not be allowed in a future "
+    "Elasticsearch version."
+)
+DOT_PREFIX_VALIDATION_SINCE = (8, 16)
+
+
+def dot_prefix_warnings(version: tuple[int, ...], names: Iterable[str], *, origin: bool) -> list[str]:
+    """The warnings of Elasticsearch 8.16+'s dot-prefix validation for ``names`` (see DOT_PREFIX_WARNING)."""
+    if origin or version < DOT_PREFIX_VALIDATION_SINCE:
+        return []
+    return [DOT_PREFIX_WARNING.format(name=n) for n in names if n.startswith(".")]
+
+
 def _name_problem(name: str) -> str | None:
     if any(c in name for c in INVALID_CHARS):
         return f"must not contain the following characters {INVALID_CHARS_TEXT}"
@@ -248,6 +266,31 @@ def resolve(
     if is_all(expressions):
         found, names = _expand_wildcard("*", indices, {}, options)
         return Resolution(found, set(names), True)
+    selected = select_names(expressions, indices, members, options)
+    concrete: dict[str, None] = {}
+    for name in selected:
+        if name in indices:
+            concrete[name] = None
+        else:
+            for index in members.get(name, ()):
+                concrete[index] = None
+    if not concrete and not options.allow_no_indices:
+        raise index_not_found(",".join(expressions))
+    return Resolution(list(concrete), set(selected), False)
+
+
+def select_names(
+    expressions: list[str],
+    indices: Mapping[str, IndexLike],
+    members: Mapping[str, list[str]],
+    options: IndicesOptions,
+) -> dict[str, None]:
+    """The names of indices and aliases ``expressions`` name, in order (aliases not expanded).
+
+    Wildcards match index and alias names visible under ``options`` (a hidden index only with
+    ``expand_wildcards=hidden``, or for a wildcard starting with ``.`` when its name does too:
+    ``IndexNameExpressionResolver.implicitHiddenMatch``); ``-expr`` after a wildcard removes names.
+    """
     selected: dict[str, None] = {}
     wildcard_seen = False
     for expr in expressions:
@@ -272,16 +315,7 @@ def resolve(
             selected[expr] = None
         elif not options.ignore_unavailable:
             raise index_not_found(expr)
-    concrete: dict[str, None] = {}
-    for name in selected:
-        if name in indices:
-            concrete[name] = None
-        else:
-            for index in members.get(name, ()):
-                concrete[index] = None
-    if not concrete and not options.allow_no_indices:
-        raise index_not_found(",".join(expressions))
-    return Resolution(list(concrete), set(selected), False)
+    return selected
 
 
 def filtering_aliases(index: str, meta: IndexLike, resolution: Resolution) -> list[str] | None:

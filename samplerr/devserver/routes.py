@@ -109,6 +109,9 @@ def build_routes() -> list[Route]:
             indices.flush_handler,
             (*INDICES_OPTS, "max_num_segments", "only_expunge_deletes", "flush", "wait_for_completion"),
         ),
+        route(
+            ("GET", "POST"), "/_resolve/index/{name}", indices.resolve_index_handler, (*INDICES_OPTS, "mode")
+        ),
         route(get, "/_stats", indices.stats_handler, (*INDICES_OPTS, "level", "fields", "groups")),
         route(get, "/{index}/_stats", indices.stats_handler, (*INDICES_OPTS, "level", "fields", "groups")),
         # templates
@@ -211,16 +214,7 @@ def build_routes() -> list[Route]:
             delete,
             "/{index}/_doc/{id}",
             bulk.delete_doc_handler,
-            (
-                "if_seq_no",
-                "if_primary_term",
-                "version",
-                "version_type",
-                "refresh",
-                "routing",
-                "timeout",
-                "wait_for_active_shards",
-            ),
+            tuple(bulk.DELETE_DOC_PARAMS),
         ),
         route(("GET", "HEAD"), "/{index}/_source/{id}", bulk.get_source_handler, GET_DOC),
         route(("GET", "POST"), "/_mget", bulk.mget_handler, GET_DOC),

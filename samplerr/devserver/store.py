@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import os
 import threading
 import time
@@ -306,6 +307,13 @@ class Cluster:
     @property
     def major(self) -> int:
         return int(self.version.split(".")[0])
+
+    @property
+    def version_tuple(self) -> tuple[int, ...]:
+        """``(8, 19, 0)`` for ``8.19.0`` (``-SNAPSHOT`` and other suffixes ignored)."""
+        return tuple(
+            int("".join(itertools.takewhile(str.isdigit, p)) or 0) for p in self.version.split(".")[:3]
+        )
 
     def setting(self, key: str, default: str) -> str:
         for scope in ("transient", "persistent"):

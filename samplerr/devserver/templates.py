@@ -21,9 +21,15 @@ from samplerr.devserver.errors import (
     unsupported,
     validation_failed,
 )
-from samplerr.devserver.http import Request, Response
+from samplerr.devserver.http import Request, Response, product_origin
 from samplerr.devserver.mapping import Mapping, mapper_parsing
-from samplerr.devserver.names import is_wildcard, simple_match, split_expressions, validate_alias_name
+from samplerr.devserver.names import (
+    dot_prefix_warnings,
+    is_wildcard,
+    simple_match,
+    split_expressions,
+    validate_alias_name,
+)
 from samplerr.devserver.query import parse_query
 from samplerr.devserver.store import Cluster, Template
 
@@ -42,6 +48,7 @@ TEMPLATE_KEYS = frozenset(
         "deprecated",
     }
 )
+GLOBAL_HIDDEN = "global composable templates may not specify the setting index.hidden"
 INNER_KEYS = frozenset({"settings", "mappings", "aliases", "lifecycle", "data_stream_options"})
 
 
@@ -136,6 +143,9 @@ def put_template(ctx: Ctx, req: Request) -> Response:
         raise illegal_argument(f"index template priority must be >= 0, got [{priority}]")
     normalized: JsonDict = {"index_patterns": list(patterns)}
     inner = _inner(name, body.get("template"))
+    if "*" in patterns and "index.hidden" in settings_mod.flatten(inner.get("settings")):
+        # PutComposableIndexTemplateAction.Request.validate: a match-all template cannot hide indices
+        raise validation_failed(GLOBAL_HIDDEN)
     if inner:
         normalized["template"] = inner
     composed = body.get("composed_of", [])
@@ -149,6 +159,16 @@ def put_template(ctx: Ctx, req: Request) -> Response:
     with cluster.lock:
         if req.flag("create") and name in cluster.templates:
             raise illegal_argument(f"index template [{name}] already exists")
+        if "*" in patterns and any(
+            "index.hidden" in settings_mod.flatten(cluster.components[c].get("template", {}).get("settings"))
+            for c in composed
+            if c in cluster.components
+        ):  # MetadataIndexTemplateService.validateV2TemplateRequest, component templates merged
+            raise EsError(
+                400,
+                "invalid_index_template_exception",
+                f"index_template [{name}] invalid, cause [{GLOBAL_HIDDEN}]",
+            )
         missing = [c for c in composed if c not in cluster.components]
         ignored = set(body.get("ignore_missing_component_templates") or [])
         missing = [c for c in missing if c not in ignored]
@@ -177,7 +197,8 @@ def put_template(ctx: Ctx, req: Request) -> Response:
                 "priority"
             )
         cluster.put_template(Template(name, normalized))
-    return Response(200, {"acknowledged": True})
+        warnings = dot_prefix_warnings(cluster.version_tuple, patterns, origin=product_origin(req))
+    return Response(200, {"acknowledged": True}, warnings=warnings)
 
 
 def _java_list(items: list[str]) -> str:

@@ -67,6 +67,7 @@ class Writer:
     ctx: Ctx
     require_alias: bool = False
     refresh: str | None = None
+    origin: bool = False  # the request carries X-elastic-product-origin (no dot-prefix warnings)
     warnings: list[str] = field(default_factory=list)
     touched: dict[str, Index] = field(default_factory=dict)
     written: int = 0
@@ -97,7 +98,7 @@ class Writer:
                 err = index_not_found(name)
                 err.reason = f"no such index [{name}] and [action.auto_create_index] is [false]"
                 raise err
-            index, warnings = create_index(cluster, name, None, auto=True)
+            index, warnings = create_index(cluster, name, None, auto=True, origin=self.origin)
             self.warnings.extend(w for w in warnings if w not in self.warnings)
         else:
             index = cluster.indices[found]
@@ -169,6 +170,12 @@ class Writer:
             )
         return None
 
+    def _written(self, index: Index, doc_id: str, version: int, seq_no: int, created: bool) -> JsonDict:
+        """The item of a document indexed (created, or replacing the current one)."""
+        return self._ok(
+            index, doc_id, version, "created" if created else "updated", seq_no, 201 if created else 200
+        )
+
     def index(
         self, name: str, doc_id: str | None, raw: bytes, *, create: bool, meta: JsonDict, parsed: Any = None
     ) -> JsonDict:
@@ -194,26 +201,7 @@ class Writer:
         index.seq_no = seq_no
         self.ctx.cluster.put_doc(index, Doc(doc_id, source, raw, version, seq_no, dates))
         self.written += 1
-        self.touched[index.name] = index
-        if self.forced_refresh:
-            return self._ok(
-                index,
-                doc_id,
-                version,
-                "created" if current is None else "updated",
-                seq_no,
-                201 if current is None else 200,
-            )
-        return {
-            "_index": index.name,
-            "_id": doc_id,
-            "_version": version,
-            "result": "created" if current is None else "updated",
-            "_shards": index.shard_info(),
-            "_seq_no": seq_no,
-            "_primary_term": 1,
-            "status": 201 if current is None else 200,
-        }
+        return self._written(index, doc_id, version, seq_no, current is None)
 
     def index_plain(self, name: str, doc_id: str, raw: bytes, source: Any, create: bool) -> JsonDict | None:
         """The common bulk item (known index, a document of an already validated shape, no versioning
@@ -252,17 +240,7 @@ class Writer:
             index.dirty[doc_id] = doc
             cluster.journal.record_doc(index.name, doc)
         self.written += 1
-        self.touched[index.name] = index
-        return {
-            "_index": index.name,
-            "_id": doc_id,
-            "_version": version,
-            "result": "created" if current is None else "updated",
-            "_shards": index.shard_info(),
-            "_seq_no": seq_no,
-            "_primary_term": 1,
-            "status": 201 if current is None else 200,
-        }
+        return self._written(index, doc_id, version, seq_no, current is None)
 
     def update(self, name: str, doc_id: str, body: Any, meta: JsonDict) -> JsonDict:
         index = self.target(name, create=True)

@@ -1,7 +1,7 @@
 """Aliases: atomic updates, Elasticsearch's errors, filters OR-ed and dropped, wildcard expansion."""
 
 import pytest
-from elasticsearch import BadRequestError, Elasticsearch, NotFoundError, helpers
+from elasticsearch import BadRequestError, Elasticsearch, ElasticsearchWarning, NotFoundError, helpers
 
 
 def setup_indices(es: Elasticsearch, prefix: str, names: list[str], *, hidden: bool = False, docs: int = 10):
@@ -146,8 +146,9 @@ def test_filters_of_several_aliases_are_ored_and_dropped_by_a_direct_or_unfilter
 def test_hidden_indices_and_dot_prefixed_names_in_wildcards(es: Elasticsearch, index_name):
     p = index_name("hid")
     hidden, dotted, plain = f".{p}-hidden", f".{p}-dot", f"{p}-plain"
-    setup_indices(es, "", [hidden], hidden=True, docs=2)
-    with pytest.warns(Warning):
+    with pytest.warns(ElasticsearchWarning, match="begins with a dot"):  # 8.16+: hidden or not
+        setup_indices(es, "", [hidden], hidden=True, docs=2)
+    with pytest.warns(ElasticsearchWarning, match="dot"):  # two warnings: not hidden
         setup_indices(es, "", [dotted], docs=2)
     setup_indices(es, "", [plain], docs=2)
     es.indices.update_aliases(actions=[{"add": {"index": hidden, "alias": f"{p}-via-alias"}}])
