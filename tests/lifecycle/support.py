@@ -519,7 +519,7 @@ class LifecycleEnv:
 
     def check_grafana(
         self, start: int, now: int, width: int, existing: set[str], what: str
-    ) -> list[tuple[int, int, dict]]:
+    ) -> list[tuple[int, int, dict[str, Any]]]:
         """A Grafana panel over ``[start, now]`` with buckets of ``width`` seconds on the daily pattern:
         every bucket holds what the model says. Returns the buckets."""
         names = grafana_daily_names(self.alias, start, now)
@@ -530,7 +530,7 @@ class LifecycleEnv:
 
     def check_kibana(
         self, start: int, now: int, zone: str, existing: set[str], what: str
-    ) -> list[tuple[int, int, dict]]:
+    ) -> list[tuple[int, int, dict[str, Any]]]:
         """Kibana's Discover over ``[start, now]`` on ``alias_prefix*``, daily buckets in ``zone``: every
         bucket holds what the model says. Returns the buckets."""
         buckets = kibana_search(self.connection, self.alias + "*", start, now, zone)
