@@ -228,7 +228,8 @@ class KafkaSource:
             self._assigned.update(parts)
             if self._paused and partitions:
                 consumer.pause(partitions)
-            log.info("assigned %s", ", ".join(str(p) for p in sorted(parts)) or "nothing")
+            if parts or not self._cooperative:  # incremental rebalances often add nothing
+                log.info("assigned %s", ", ".join(str(p) for p in sorted(parts)) or "nothing")
         except BaseException as exc:  # noqa: BLE001 - re-raised by poll() as SourceError
             self._callback_error = exc
 
