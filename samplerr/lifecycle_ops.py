@@ -102,11 +102,15 @@ def lock_index_name(config: Config) -> str:
 
 
 def refresh(connection: EsConnection, config: Config) -> None:
-    """Make recent writes visible to the document counts (``POST <index_prefix>*/_refresh``)."""
+    """Make recent writes visible to the document counts (``POST <index_prefix>*/_refresh``).
+
+    ``expand_wildcards=open,hidden``: samplerr's indices are hidden (see es_template), and a wildcard
+    reaches hidden indices by itself only when it starts with a dot, as the default prefix does.
+    """
     connection.request(
         "POST",
         f"/{config.elasticsearch.index_prefix}*/_refresh",
-        params={"ignore_unavailable": True, "allow_no_indices": True, "expand_wildcards": "open"},
+        params={"ignore_unavailable": True, "allow_no_indices": True, "expand_wildcards": "open,hidden"},
         allow=(404,),
     )
 

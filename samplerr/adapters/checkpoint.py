@@ -16,7 +16,8 @@ Two stores, chosen by ``[service] checkpoint``:
   the ``elasticsearch`` store so that a partition's state can follow the partition.
 - ``elasticsearch``: one document per partition in the index ``<index_prefix without its trailing
   separator>_checkpoints`` (``.samplerr_checkpoints`` by default: outside the archive indices and their
-  template), payload compressed (zlib) and base64-encoded in a field that is stored, not indexed.
+  template; hidden, as they are), payload compressed (zlib) and base64-encoded in a field that is
+  stored, not indexed.
   Elasticsearch acknowledges a write once it is in the translog, so a checkpoint is durable when
   :meth:`save` returns. Each write is
   versioned externally by its offset, so a member that lost its partition without knowing (a zombie)
@@ -245,7 +246,11 @@ class EsCheckpointStore:
     def _ensure_index(self) -> None:
         if self._ready:
             return
-        body = {"settings": {"index": {"number_of_shards": 1}}, "mappings": CHECKPOINT_MAPPINGS}
+        # hidden: internal state, out of `*` searches and Kibana's suggestions, like the archive indices
+        body = {
+            "settings": {"index": {"number_of_shards": 1, "hidden": True}},
+            "mappings": CHECKPOINT_MAPPINGS,
+        }
         try:
             answer = self._conn.request("PUT", f"/{self.index}", body=body, allow=(400,))
         except EsRequestError as exc:

@@ -7,7 +7,8 @@ the archives' ``tf``; anything else under the prefix is *unknown* and never touc
 
 Changing: :func:`update_aliases` (one atomic ``POST _aliases``), :func:`create_index` (tolerates an
 index created meanwhile), :func:`delete_indices` (exact names under the prefix only, chunked,
-verified afterwards), and :class:`LifecycleLock`, a lock document with an expiry that keeps two
+verified afterwards), :func:`hide_indices` (``index.hidden`` on exact names; :func:`hidden_flags`
+reads it), and :class:`LifecycleLock`, a lock document with an expiry that keeps two
 lifecycle runs from working at the same time.
 """
 
@@ -72,7 +73,10 @@ def _int(value: object) -> int:
 
 
 def list_indices(connection: EsConnection, index_prefix: str) -> tuple[IndexInfo, ...]:
-    """Every index whose name starts with ``index_prefix`` (open, closed and hidden), sorted by name."""
+    """Every index whose name starts with ``index_prefix`` (open, closed and hidden), sorted by name.
+
+    ``_cat/indices`` expands to all by default; ``expand_wildcards=all`` says so for any version.
+    """
     response = connection.request(
         "GET",
         f"/_cat/indices/{index_prefix}*",
@@ -209,6 +213,48 @@ def delete_indices(connection: EsConnection, names: Iterable[str], index_prefix:
     if left:
         raise SinkError(f"indices still present after delete: {', '.join(left)}")
     return tuple(present)
+
+
+def hidden_flags(connection: EsConnection, expression: str) -> dict[str, bool]:
+    """Whether each index ``expression`` names is hidden (``index.hidden``); wildcards reach hidden ones.
+
+    A missing exact name is left out (``ignore_unavailable``).
+    """
+    response = connection.request(
+        "GET",
+        f"/{expression}/_settings/index.hidden",
+        params={"expand_wildcards": "all", "ignore_unavailable": True, "allow_no_indices": True},
+        allow=(404,),
+    )
+    body = response.body if response.status != 404 and isinstance(response.body, Mapping) else {}
+    flags: dict[str, bool] = {}
+    for name, entry in body.items():
+        settings = entry.get("settings") if isinstance(entry, Mapping) else None
+        if not isinstance(settings, Mapping):
+            continue
+        nested = settings.get("index")
+        value = nested.get("hidden") if isinstance(nested, Mapping) else settings.get("index.hidden")
+        flags[str(name)] = str(value).lower() == "true"
+    return flags
+
+
+def hide_indices(connection: EsConnection, names: Iterable[str]) -> tuple[str, ...]:
+    """Set ``index.hidden: true`` on exactly the indices ``names`` (a dynamic setting: no reopening).
+
+    Names are sent in chunks that keep each request line short; missing ones are skipped. Returns the
+    names sent, sorted.
+    """
+    wanted = sorted(set(names))
+    for name in wanted:
+        _check_name(name)
+    for chunk in _chunks_by_length(wanted, MAX_URL_NAMES_BYTES):
+        connection.request(
+            "PUT",
+            f"/{','.join(chunk)}/_settings",
+            params={"ignore_unavailable": True, "expand_wildcards": "none"},
+            body={"index": {"hidden": True}},
+        )
+    return tuple(wanted)
 
 
 def _chunks_by_length(names: Sequence[str], limit: int) -> list[list[str]]:

@@ -20,8 +20,25 @@ Index settings, chosen for long-term metrics written in batches and read over lo
 - Shards and replicas are left to the cluster's defaults (1 primary since Elasticsearch 7;
   replicas per the cluster's policy): a single-node cluster and a production one want different
   replicas, and the operator knows which one this is.
-- ``hidden`` is not set: the dot prefix already keeps the indices out of ``*`` patterns, and the
-  aliases (without a dot) are what Grafana and Kibana search.
+- ``hidden: true`` (Elasticsearch 7.7+): the archive indices are storage behind the aliases, as a data
+  stream's ``.ds-`` backing indices are, and the aliases (visible) are what Grafana and Kibana search,
+  since only they carry the filters that serve each instant once. A dot prefix alone does not keep an
+  index out of ``*``, ``_all`` or Kibana's index pattern suggestions: a visible dot index is an
+  ordinary index to wildcards. A hidden one is matched only by its exact name, through an alias, with
+  ``expand_wildcards`` including ``hidden``, or by a wildcard that starts with a dot as its name does
+  (``.samplerr-*``; ``IndexNameExpressionResolver.implicitHiddenMatch``). samplerr's own reads name
+  ``expand_wildcards`` explicitly, so they work with any ``index_prefix``.
+  Hidden also spares the deprecation warning Elasticsearch sends for every visible dot-prefixed index
+  it creates (``MetadataCreateIndexService.validateDotIndex``, which reads ``index.hidden`` after the
+  templates are applied): a bulk request of a backfill that auto-creates hundreds of indices no longer
+  gets a ``Warning`` header per index from it (Python's ``http.client`` refuses an answer with more
+  than 100 headers). Since 8.16 Elasticsearch adds one other warning per dot-prefixed index created,
+  hidden or not (modules/dot-prefix-validation), so there a bulk creating more than about 100 new
+  indices still draws too many headers (the writer's retry then succeeds: the indices exist).
+
+Indices created before the template said ``hidden`` keep their settings: :func:`hide_existing_indices`
+(run by ``samplerr init``) sets ``index.hidden`` on the archive indices, the lock index and the
+checkpoint index that are still visible, never on an unknown index under the prefix.
 
 ``priority`` is 300, above Elasticsearch's built-in templates (100) so that no built-in pattern
 can take precedence. ``_meta`` records the samplerr version and a fingerprint of the content:
@@ -41,6 +58,14 @@ from typing import Any, Literal
 import orjson
 
 from samplerr import __version__
+from samplerr.adapters.checkpoint import checkpoint_index
+from samplerr.adapters.es_catalogue import (
+    LOCK_SUFFIX,
+    classify_indices,
+    hidden_flags,
+    hide_indices,
+    list_indices,
+)
 from samplerr.adapters.es_connection import EsConnection
 from samplerr.core.config import CFUNCS, Config
 
@@ -71,7 +96,9 @@ def template_body(config: Config) -> dict[str, Any]:
         "index_patterns": [f"{config.elasticsearch.index_prefix}*"],
         "priority": TEMPLATE_PRIORITY,
         "template": {
-            "settings": {"index": {"refresh_interval": REFRESH_INTERVAL, "codec": "best_compression"}},
+            "settings": {
+                "index": {"refresh_interval": REFRESH_INTERVAL, "codec": "best_compression", "hidden": True}
+            },
             "mappings": {
                 "dynamic_templates": [
                     {
@@ -132,3 +159,20 @@ def install_template(connection: EsConnection, config: Config) -> TemplateResult
         return TemplateResult(name, "unchanged", patterns)
     connection.request("PUT", f"/_index_template/{name}", body=desired)
     return TemplateResult(name, "created" if installed is None else "updated", patterns)
+
+
+def hide_existing_indices(connection: EsConnection, config: Config) -> tuple[str, ...]:
+    """Hide samplerr's indices made before the template hid them; returns the names it changed.
+
+    Only names samplerr owns: the archive indices (classified by the archives' ``tf``), the lock index
+    and the checkpoint index. An unknown index under the prefix is left as it is. Searching through
+    the aliases is unchanged; ``*``, ``_all`` and wildcards not starting with a dot stop matching them.
+    """
+    prefix = config.elasticsearch.index_prefix
+    flags = hidden_flags(connection, f"{prefix}*,{checkpoint_index(prefix)}")
+    known = {
+        item.info.name
+        for item in classify_indices(list_indices(connection, prefix), config.archives, prefix).archived
+    }
+    known.update((prefix + LOCK_SUFFIX, checkpoint_index(prefix)))
+    return hide_indices(connection, [name for name, hidden in flags.items() if not hidden and name in known])

@@ -99,7 +99,7 @@ def test_template_install_is_idempotent_and_follows_the_configuration(
     assert properties["step"]["type"] == "integer"
     settings = connection.request("GET", f"/{index}/_settings").body[index]["settings"]["index"]
     assert settings["refresh_interval"] == "30s"
-    assert "hidden" not in settings
+    assert settings["hidden"] == "true"  # storage behind the aliases, like a data stream's backing indices
 
 
 def test_bulk_and_catalogue_work_on_both_majors(config: Config, connection: EsConnection):

@@ -110,3 +110,36 @@ def test_bad_configuration_is_status_2(tmp_path):
     assert result.exit_code == 2
     assert str(path) in result.stderr
     assert "Traceback" not in result.output
+
+
+def hidden_setting(devserver: DevServerProcess, index: str) -> str | None:
+    status, body = devserver.request("GET", f"/{index}/_settings/index.hidden")
+    assert status == 200, body
+    return body[index]["settings"].get("index", {}).get("hidden")
+
+
+def test_init_hides_samplerr_indices_made_before_the_template_hid_them(config_file, devserver):
+    path, prefix = config_file
+    checkpoints = prefix.rstrip("-") + "_checkpoints"
+    older = [f"{prefix}2026.11.21", f"{prefix}2026.11.22", f"{prefix}lock", checkpoints]
+    unknown = f"{prefix}restored-by-hand"
+    for index in [*older, unknown]:  # as an earlier samplerr (or someone) made them: visible
+        assert devserver.request("PUT", f"/{index}")[0] == 200
+    assert [hidden_setting(devserver, i) for i in older] == [None] * 4
+
+    kept = invoke("--config", str(path), "--keep-visible", "--json")
+    assert kept.exit_code == 0, kept.output
+    assert orjson.loads(kept.stdout)["hidden"] == []
+    assert [hidden_setting(devserver, i) for i in older] == [None] * 4
+
+    first = invoke("--config", str(path))
+    assert first.exit_code == 0, first.output
+    assert "existing indices made hidden: 4 (" in first.output
+    assert [hidden_setting(devserver, i) for i in older] == ["true"] * 4
+    assert hidden_setting(devserver, unknown) is None  # not samplerr's to change
+
+    again = invoke("--config", str(path), "--json")
+    assert orjson.loads(again.stdout)["hidden"] == []
+    # what samplerr creates from now on is hidden by the template, and still searched through aliases
+    assert devserver.request("PUT", f"/{prefix}2026.11.23")[0] == 200
+    assert hidden_setting(devserver, f"{prefix}2026.11.23") == "true"
