@@ -71,6 +71,17 @@ Rejections
     ``EventBatch.reject_examples`` keeps the first few offending lines of a call per reason
     (each cut to about 200 characters, invalid UTF-8 escaped) for rate-limited logging.
 
+Rejected lines (``keep_rejected``)
+    A :class:`Decoder` made with ``keep_rejected=True`` also returns every line rejected for an
+    input error in ``EventBatch.rejected_lines``, as ``(reason, line)`` in input order, each line
+    exactly as given (``decode_buffer`` splits on ``\\n``), for a dead-letter topic. A line is
+    kept **once**, with the reason of its first rejected would-be event that is an input error:
+    ``not_parseable``, ``no_value``, ``not_finite``, ``no_time``, ``time_out_of_range``.
+    ``filtered`` and ``not_numeric`` are not input errors (a Telegraf string field is normal): a
+    line rejected only for them is not kept. So a line protocol line with one ``NaN`` field is kept
+    (``not_finite``) although its other fields were decoded: the operator sees the offending line
+    once, with why.
+
 Several lines in one message (Telegraf batches several metrics into one Kafka message) are
 split by the caller: ``decode_buffer(message)``, or ``decode_lines(message.split(b"\\n"))``.
 A decoder keeps caches from raw bytes or values to series ids (bounded); it is not thread-safe.
@@ -115,7 +126,7 @@ class Decoder:
     Raises ``ValueError`` for an unknown format or unit.
     """
 
-    __slots__ = ("_format", "fmt", "timestamp_unit")
+    __slots__ = ("_format", "fmt", "keep_rejected", "timestamp_unit")
 
     def __init__(
         self,
@@ -124,6 +135,7 @@ class Decoder:
         registry: SeriesRegistry,
         *,
         timestamp_unit: TimeUnit | None = None,
+        keep_rejected: bool = False,
     ) -> None:
         if fmt not in get_args(InputFormat):
             raise ValueError(f"unknown input format {fmt!r} (valid: {', '.join(get_args(InputFormat))})")
@@ -131,6 +143,7 @@ class Decoder:
             raise ValueError(f"unknown timestamp unit {timestamp_unit!r} (valid: {', '.join(TIME_UNITS)})")
         self.fmt = fmt
         self.timestamp_unit: TimeUnit = timestamp_unit or DEFAULT_TIME_UNIT[fmt]
+        self.keep_rejected = keep_rejected  # may be changed between calls
         self._format: _FormatDecoder
         if fmt == "json":
             mapper = SeriesMapper(series, registry, ("host", "service"))
@@ -154,7 +167,7 @@ class Decoder:
         return self._decode(data.split(b"\n"), may_be_long=len(data) > MAX_LINE_BYTES)
 
     def _decode(self, items: list[bytes], *, may_be_long: bool) -> EventBatch:
-        out = BatchBuilder()
+        out = BatchBuilder(keep_rejected=self.keep_rejected)
         if may_be_long and items and max(map(len, items)) > MAX_LINE_BYTES:
             start = 0
             for index, line in enumerate(items):

@@ -13,6 +13,9 @@ from samplerr.core.events import EventBatch
 
 EXAMPLES_PER_REASON: Final = 3
 EXAMPLE_CHARS: Final = 200
+# Rejections that are no input error: counted, but a line rejected only for them is not kept
+# (a string field of Telegraf is normal; ``filtered`` is on purpose).
+NOT_ERRORS: Final = frozenset({"filtered", "not_numeric"})
 
 
 def example_text(line: bytes) -> str:
@@ -22,16 +25,32 @@ def example_text(line: bytes) -> str:
 
 
 class BatchBuilder:
-    """Event columns filled either one event at a time (the list attributes) or by whole columns."""
+    """Event columns filled either one event at a time (the list attributes) or by whole columns.
 
-    __slots__ = ("_columns", "examples", "rejected", "series", "times", "values")
+    With ``keep_rejected``, :attr:`rejected_lines` receives every line rejected for an input error
+    (a reason not in :data:`NOT_ERRORS`), once, with that reason: decoders that reject several events
+    of one line call :meth:`reject_line` (or keep the first entry of the line themselves).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = (
+        "_columns",
+        "examples",
+        "keep_rejected",
+        "rejected",
+        "rejected_lines",
+        "series",
+        "times",
+        "values",
+    )
+
+    def __init__(self, *, keep_rejected: bool = False) -> None:
         self.series: list[int] = []
         self.times: list[int] = []
         self.values: list[float] = []
         self.rejected: Counter[str] = Counter()
         self.examples: dict[str, list[str]] = {}
+        self.keep_rejected = keep_rejected
+        self.rejected_lines: list[tuple[str, bytes]] = []
         self._columns: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]] = []
 
     def reject(self, reason: str, line: bytes, count: int = 1) -> None:
@@ -39,6 +58,26 @@ class BatchBuilder:
         kept = self.examples.setdefault(reason, [])
         if len(kept) < EXAMPLES_PER_REASON:
             kept.append(example_text(line))
+        if self.keep_rejected and reason not in NOT_ERRORS:
+            self.rejected_lines.append((reason, line))
+
+    def reject_line(self, reasons: Sequence[str], line: bytes) -> None:
+        """Rejections of several events of one ``line``; it is kept once, with its first error."""
+        for reason in reasons:
+            self.rejected[reason] += 1
+            kept = self.examples.setdefault(reason, [])
+            if len(kept) < EXAMPLES_PER_REASON:
+                kept.append(example_text(line))
+        if self.keep_rejected:
+            for reason in reasons:
+                if reason not in NOT_ERRORS:
+                    self.rejected_lines.append((reason, line))
+                    break
+
+    def keep_line(self, reason: str, line: bytes) -> None:
+        """Keep ``line`` as rejected for ``reason`` (already counted, e.g. by :meth:`reject_many`)."""
+        if self.keep_rejected and reason not in NOT_ERRORS:
+            self.rejected_lines.append((reason, line))
 
     def reject_many(self, reason: str, count: int, lines: Sequence[bytes]) -> None:
         """Count ``count`` rejections for ``reason``; ``lines`` are examples of them."""
@@ -79,4 +118,5 @@ class BatchBuilder:
             )
         batch.rejected = self.rejected
         batch.reject_examples = self.examples
+        batch.rejected_lines = self.rejected_lines
         return batch

@@ -210,8 +210,8 @@ class InfluxDecoder:
                     add_time(ms)
                     add_value(value)
             else:
-                for outcome in outcomes:
-                    reject(outcome, raw_line)
+                if outcomes:
+                    out.reject_line(outcomes, raw_line)
                 continue
             del series_column[mark:], times_column[mark:], values_column[mark:]
             reject("not_parseable", raw_line)

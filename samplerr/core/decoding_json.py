@@ -235,6 +235,9 @@ class RiemannJsonDecoder:
             if counts[reason_code]:
                 examples = np.flatnonzero(code == reason_code)[:3]
                 out.reject_many(reason, int(counts[reason_code]), [lines[i] for i in examples])
+        if out.keep_rejected and counts[OK] + counts[EMPTY] < len(code):
+            for index in np.flatnonzero((code != OK) & (code != EMPTY)).tolist():
+                out.keep_line(REASONS[int(code[index])], lines[index])
         keep = code == OK
         out.add_columns(series[keep], times_ms[keep], values[keep])
 

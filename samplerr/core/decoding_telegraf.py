@@ -39,7 +39,9 @@ class TelegrafJsonDecoder:
         self._iso_ms = IsoTimeCache()
 
     def decode(self, lines: Sequence[bytes], out: BatchBuilder) -> None:
+        kept = out.rejected_lines
         for line in lines:
+            mark = len(kept)
             document = load_event(line)
             if document is None:
                 if line.strip():
@@ -51,6 +53,8 @@ class TelegrafJsonDecoder:
                     self._metric(metric, line, out)
             else:
                 self._metric(document, line, out)
+            if len(kept) > mark + 1:  # several events of the line rejected: the line is kept once
+                del kept[mark + 1 :]
 
     def _metric(self, metric: object, line: bytes, out: BatchBuilder) -> None:
         if type(metric) is not dict:

@@ -39,6 +39,8 @@ class EventBatch:
     rejected: Counter[str] = field(default_factory=Counter)
     # a few offending lines per reason (each cut to ~200 characters), for rate-limited logging
     reject_examples: dict[str, list[str]] = field(default_factory=dict)
+    # with Decoder(keep_rejected=True): (reason, line) of each line rejected for an input error, once
+    rejected_lines: list[tuple[str, bytes]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.series.shape[0])
