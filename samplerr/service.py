@@ -19,6 +19,15 @@ Delivery (ARCHITECTURE §6)
     restored state exactly once, and rewritten windows keep their ids. After kill -9 at any moment,
     the archives equal those of an uninterrupted run.
 
+Dead letters
+    With ``[kafka] dead_letter_topic`` set, every line rejected for an input error is produced there
+    once (:mod:`samplerr.adapters.kafka_dead_letters`: the line as it came, with headers naming the
+    reason and the source topic, partition and offset). Before each checkpoint snapshot the loop waits
+    until Kafka acknowledged every dead letter sent so far — the snapshot's offset is where consumption
+    resumes — so a crash loses none (the messages after the last checkpoint are consumed again, and
+    their dead letters produced again: duplicates are possible, losses are not). When they are not
+    acknowledged in time, that checkpoint waits for the next round (the previous one stands).
+
 Partitions own their state
     Each partition has its own pipeline and watermark (:mod:`samplerr.service_state`), so results
     depend on each partition's message order only — never on how partitions interleave, on batch
@@ -61,7 +70,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from samplerr.adapters.checkpoint import Checkpoint, CheckpointStore, EsCheckpointStore
-from samplerr.adapters.kafka import KafkaSource, TopicPart
+from samplerr.adapters.kafka import KafkaSource, PartitionBatch, TopicPart
+from samplerr.adapters.kafka_dead_letters import DeadLetter, DeadLetterProducer, source_offsets
 from samplerr.core.config import Config, InputFormat
 from samplerr.core.errors import SamplerrError, SourceError
 from samplerr.metrics import ServiceMetrics
@@ -75,7 +85,9 @@ log = logging.getLogger(__name__)
 POLL_TIMEOUT = 0.1  # seconds a poll waits for messages
 TICK = 0.5  # seconds between wall-clock flushes, lag and metrics updates
 COMPACT_EVERY = 60.0  # seconds between checks for idle series to evict
+BRIEF_WAIT = 10.0  # seconds the loop stops reading when Elasticsearch is behind, before it pauses
 REVOKE_WAIT = 10.0  # seconds a revocation waits for its checkpoint at most
+DEAD_LETTER_WAIT = 2.0  # seconds a checkpoint waits for Kafka to acknowledge the dead letters before it
 CHECKPOINT_SHARE = 10.0  # the checkpoint interval is at least this many times a snapshot's duration
 REJECT_LOG_INTERVAL = 10.0
 COMMIT_METADATA_PREFIX = "samplerr"
@@ -99,6 +111,8 @@ class _Totals:
 
     rejected_since_log: Counter[str] = field(default_factory=Counter)
     kafka_errors: Counter[str] = field(default_factory=Counter)
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    dead_letter_failures: Counter[str] = field(default_factory=Counter)
 
 
 class KafkaService:
@@ -115,9 +129,11 @@ class KafkaService:
         *,
         wall_clock: Callable[[], float] = time.time,
         clock: Callable[[], float] = time.monotonic,
+        dead_letters: DeadLetterProducer | None = None,
     ) -> None:
         self.config = config
         self.source = source
+        self.dead_letters = dead_letters
         self.sink = sink
         self.store = store
         self.metrics = metrics
@@ -134,12 +150,14 @@ class KafkaService:
         self._next_checkpoint = now + options.checkpoint_interval
         self._next_tick = now
         self._next_compact = now + COMPACT_EVERY
+        self._behind_since: float | None = None  # since when the writer is behind (not paused yet)
         self.last_progress = now  # the loop's heartbeat, for /healthz
         self._lag: dict[TopicPart, int] = {}
         self._totals = _Totals()
         self._reject_log = RateLimited(REJECT_LOG_INTERVAL, clock)
         self._limit_log = RateLimited(60.0, clock)
         self._conflict_log = RateLimited(600.0, clock)
+        self._dead_letter_log = RateLimited(60.0, clock)
 
     # -- control --------------------------------------------------------------------------------------
 
@@ -158,11 +176,8 @@ class KafkaService:
     # -- the loop -------------------------------------------------------------------------------------
 
     def run(self) -> int:
-        if self.config.kafka.dead_letter_topic:
-            log.warning(
-                "[kafka] dead_letter_topic is not supported yet: rejected lines are counted by reason "
-                "(samplerr_events_rejected_total) and summarised in the log, not forwarded"
-            )
+        if self.dead_letters is not None:
+            log.info("lines rejected for an input error go to dead-letter topic %s", self.dead_letters.topic)
         self.source.subscribe(self._on_assigned, self._on_revoked)
         try:
             while not self._stop.is_set():
@@ -178,14 +193,16 @@ class KafkaService:
         """One poll and what follows it (public for tests that drive the loop)."""
         if self.sink.fatal is not None:
             raise SourceError(f"the Elasticsearch writer failed: {self.sink.fatal}")
-        self._flow_control()
-        batches = self.source.poll(self.options.max_poll_messages, POLL_TIMEOUT)
+        read = self._flow_control()
+        batches = self.source.poll(self.options.max_poll_messages, POLL_TIMEOUT) if read else []
         for batch in batches:
             state = self.partitions.get(batch.tp)
             if state is None:
                 continue
             if batch.values:
                 self._feed(state, b"\n".join(batch.values))
+                if state.rejected_lines:
+                    self._dead_letter(batch, state.rejected_lines)
             state.next_offset = batch.next_offset
             self._emit(state.collect())
         now = self._clock()
@@ -200,17 +217,36 @@ class KafkaService:
             self._next_checkpoint = now + max(self.options.checkpoint_interval, CHECKPOINT_SHARE * spent)
         self._finish_rounds()
 
-    def _flow_control(self) -> None:
-        if not self.source.paused and self.sink.backlogged():
-            log.warning(
-                "pausing consumption: %.1f MiB wait for Elasticsearch", self.sink.queued_bytes / 2**20
-            )
-            self.source.pause()
-            self.metrics.consumer_paused.set(1)
-        elif self.source.paused and self.sink.has_room() and not self._closing:
-            log.info("resuming consumption")
-            self.source.resume()
-            self.metrics.consumer_paused.set(0)
+    def _flow_control(self) -> bool:
+        """Whether to poll now; pauses and resumes consumption as Elasticsearch falls behind and catches up.
+
+        When the writer is behind but Elasticsearch takes writes, the loop first just stops reading
+        for up to ``BRIEF_WAIT`` seconds: librdkafka keeps what it has prefetched (bounded by
+        ``queued.max.messages.kbytes``) and fetches no more. Only a longer wait, or Elasticsearch
+        failing, pauses the partitions — pausing drops the prefetched messages, fetched again on
+        resume — so that polling goes on serving the group (rebalances, ``max.poll.interval.ms``).
+        """
+        if self.source.paused:
+            if self.sink.has_room() and not self._closing:
+                log.info("resuming consumption")
+                self.source.resume()
+                self.metrics.consumer_paused.set(0)
+            return True  # a paused poll returns no messages; it serves the group
+        if not self.sink.backlogged():
+            self._behind_since = None
+            return True
+        now = self._clock()
+        if self._behind_since is None:
+            self._behind_since = now
+        if now - self._behind_since < BRIEF_WAIT and not self.sink.failing_for:
+            if self.sink.wait_for_room(POLL_TIMEOUT):
+                self._behind_since = None
+            return False
+        log.warning("pausing consumption: %.1f MiB wait for Elasticsearch", self.sink.queued_bytes / 2**20)
+        self._behind_since = None
+        self.source.pause()
+        self.metrics.consumer_paused.set(1)
+        return True
 
     def _feed(self, state: PartitionState, data: bytes) -> None:
         events, rejected = state.events, Counter(state.rejected)
@@ -230,6 +266,17 @@ class KafkaService:
                 self._limit_log.suppressed,
             )
             self._limit_log.logged()
+
+    def _dead_letter(self, batch: PartitionBatch, rejected: list[tuple[str, bytes]]) -> None:
+        """Send the lines of ``batch`` that were rejected for an input error to the dead-letter topic."""
+        if self.dead_letters is None:
+            return
+        tp = batch.tp
+        offsets = source_offsets(batch, [line for _, line in rejected])
+        self.dead_letters.send(
+            DeadLetter(reason, line, tp.topic, tp.partition, offset)
+            for (reason, line), offset in zip(rejected, offsets, strict=True)
+        )
 
     def _series_total(self) -> int:
         return sum(state.series_count for state in self.partitions.values())
@@ -309,6 +356,19 @@ class KafkaService:
             m.watermark_lag.set(max(0.0, now_s - oldest_wm / 1000))
         m.sink_queue_bytes.set(self.sink.queued_bytes)
         self._report_kafka_health()
+        self._report_dead_letters()
+
+    def _report_dead_letters(self) -> None:
+        dead = self.dead_letters
+        if dead is None:
+            return
+        dead.poll()
+        totals = self._totals
+        for reason, count in (dead.delivered - totals.dead_letters).items():
+            self.metrics.dead_letters.labels(reason).inc(count)
+        for reason, count in (dead.failed - totals.dead_letter_failures).items():
+            self.metrics.dead_letter_failures.labels(reason).inc(count)
+        totals.dead_letters, totals.dead_letter_failures = dead.delivered.copy(), dead.failed.copy()
 
     def _report_kafka_health(self) -> None:
         errors = self.source.errors
@@ -330,9 +390,19 @@ class KafkaService:
     # -- checkpoints ----------------------------------------------------------------------------------
 
     def _checkpoint(
-        self, parts: Mapping[TopicPart, PartitionState], *, force: bool = False
+        self,
+        parts: Mapping[TopicPart, PartitionState],
+        *,
+        force: bool = False,
+        wait: float = DEAD_LETTER_WAIT,
     ) -> CheckpointRound | None:
-        """Queue a checkpoint of the partitions that moved since their last one."""
+        """Queue a checkpoint of the partitions that moved since their last one.
+
+        None when there is nothing to checkpoint, or when the dead letters sent so far are not
+        acknowledged within ``wait`` seconds (the snapshot's offset must not pass them).
+        """
+        if not self._dead_letters_settled(wait):
+            return None
         checkpoints: list[Checkpoint] = []
         owners: dict[TopicPart, PartitionState] = {}
         now_s = self._wall()
@@ -358,6 +428,18 @@ class KafkaService:
         round_ = self.sink.submit_round(checkpoints)
         self._rounds.append((round_, owners))
         return round_
+
+    def _dead_letters_settled(self, wait: float) -> bool:
+        dead = self.dead_letters
+        if dead is None or dead.settle(wait):
+            return True
+        if self._dead_letter_log.ready():
+            log.warning(
+                "%d dead letters not acknowledged by Kafka yet: checkpoints wait (the previous ones stand)",
+                dead.in_flight,
+            )
+            self._dead_letter_log.logged()
+        return False
 
     def _finish_rounds(self) -> None:
         """Commit the offsets of checkpoint rounds the writer has finished, in order."""
@@ -405,6 +487,7 @@ class KafkaService:
         starts: dict[TopicPart, int | None] = {}
         for tp in parts:
             state, start = self._start_partition(tp, committed[tp].offset, committed[tp].metadata)
+            state.keep_rejected = self.dead_letters is not None
             self.partitions[tp] = state
             starts[tp] = start
         return starts
@@ -453,8 +536,9 @@ class KafkaService:
         if mine and not lost and not self._closing:
             for state in mine.values():
                 self._emit(state.collect())
-            round_ = self._checkpoint(mine)
-            if self._wait_round(round_, min(REVOKE_WAIT, self.config.service.shutdown_timeout)):
+            wait = min(REVOKE_WAIT, self.config.service.shutdown_timeout)
+            round_ = self._checkpoint(mine, wait=wait)
+            if self._wait_round(round_, wait):
                 self._finish_rounds()
             elif round_ is not None:
                 round_.cancelled = True
@@ -477,15 +561,21 @@ class KafkaService:
         self.source.pause()
         for state in self.partitions.values():
             self._emit(state.collect())
-        round_ = self._checkpoint(dict(self.partitions))
-        done = self._wait_round(round_, max(0.0, deadline - self._clock() - 1.0))
+        settled = self._dead_letters_settled(max(0.0, deadline - self._clock() - 1.0))
+        round_ = self._checkpoint(dict(self.partitions)) if settled else None
+        done = settled and self._wait_round(round_, max(0.0, deadline - self._clock() - 1.0))
         self._finish_rounds()
         self.source.close()
         if not done:
+            what = (
+                f"Elasticsearch took every document ({self.sink.last_error or 'time is up'})"
+                if settled
+                else "Kafka acknowledged every dead letter"
+            )
             log.error(
-                "stopped before Elasticsearch took every document (%s): the last checkpoints stand and "
-                "the next start consumes again from them; nothing is lost",
-                self.sink.last_error or "time is up",
+                "stopped before %s: the last checkpoints stand and the next start consumes again from "
+                "them; nothing is lost",
+                what,
             )
             return 1
         log.info("stopped cleanly")

@@ -128,6 +128,13 @@ class Sink:
     def has_room(self) -> bool:
         return self._queued_bytes <= self.low_water
 
+    def wait_for_room(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for :meth:`has_room`; True when there is room."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self._queued_bytes <= self.low_water or self._fatal is not None, timeout
+            ) and self._fatal is None
+
     @property
     def failing_for(self) -> float:
         """Seconds since Elasticsearch stopped taking writes (0 while it takes them)."""

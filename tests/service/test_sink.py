@@ -98,8 +98,10 @@ def test_the_queue_reports_backlog_until_elasticsearch_takes_it(tmp_path: Path):
     assert not sink.wait_idle(0.3)
     assert metrics.sink_failing._value.get() == 1
     assert sink.failing_for > 0
+    assert not sink.wait_for_room(0.2)  # still down: no room within the wait
     with es.lock:
         es.failures = 0  # back
+    assert sink.wait_for_room(10)
     assert sink.wait_idle(10)
     assert sink.has_room()
     assert not sink.backlogged()
