@@ -34,6 +34,8 @@ Metric names (all prefixed ``samplerr_``):
                                                       ``_ALL_BROKERS_DOWN`` …)
 ``kafka_brokers_reachable``               gauge       brokers the consumer is connected to (0 while none
                                                       answers), from librdkafka's statistics
+``dead_letters_total{reason}``            counter     rejected lines acknowledged by the dead-letter topic
+``dead_letter_failures_total{reason}``    counter     rejected lines that could not be sent there
 ``checkpoints_total{result}``             counter     partition checkpoints ``ok`` or ``failed``
 ``last_checkpoint_timestamp_seconds``     gauge       when the last checkpoint round completed
 ``commits_total{result}``                 counter     offset commits ``ok`` or ``failed``
@@ -114,6 +116,18 @@ class ServiceMetrics:
         )
         self.kafka_errors = Counter(
             "samplerr_kafka_errors", "Errors the Kafka client reported, by code.", ["code"], registry=r
+        )
+        self.dead_letters = Counter(
+            "samplerr_dead_letters",
+            "Rejected lines acknowledged by the dead-letter topic, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.dead_letter_failures = Counter(
+            "samplerr_dead_letter_failures",
+            "Rejected lines that could not be sent to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=r,
         )
         self.kafka_brokers_reachable = Gauge(
             "samplerr_kafka_brokers_reachable",

@@ -29,6 +29,7 @@ from samplerr.adapters.es_bulk import BulkWriter
 from samplerr.adapters.es_connection import EsConnection, EsRequestError
 from samplerr.adapters.es_template import install_template
 from samplerr.adapters.kafka import KafkaSource
+from samplerr.adapters.kafka_dead_letters import DeadLetterProducer
 from samplerr.core.config import Config, InputFormat
 from samplerr.core.errors import SamplerrError
 from samplerr.metrics import Health, MetricsServer, ServiceMetrics
@@ -94,9 +95,17 @@ def run_service(config: Config, options: RunOptions, *, install_signals: bool = 
         )
         loop: _Loop
         if options.source == "kafka":
-            source = KafkaSource(config.kafka, client_id=f"samplerr-{socket.gethostname()}")
+            client_id = f"samplerr-{socket.gethostname()}"
+            source = KafkaSource(config.kafka, client_id=client_id)
             stack.callback(source.close)
-            loop = KafkaService(config, source, sink, store, metrics, options.kafka)
+            dead_letters = None
+            if config.kafka.dead_letter_topic:
+                topic = config.kafka.dead_letter_topic
+                dead_letters = DeadLetterProducer(config.kafka, topic, client_id=client_id)
+                stack.callback(dead_letters.close)
+            loop = KafkaService(
+                config, source, sink, store, metrics, options.kafka, dead_letters=dead_letters
+            )
         else:
             path = options.input_path if options.source == "file" else "-"
             loop = StreamService(config, path, options.fmt or config.kafka.format, sink, metrics)

@@ -74,6 +74,8 @@ class PartitionState:
         self.generation = 0  # of the last checkpoint saved or restored
         self.events = 0
         self.rejected: Counter[str] = Counter()
+        self.keep_rejected = False  # keep the lines rejected by each feed (for a dead-letter topic)
+        self.rejected_lines: list[tuple[str, bytes]] = []  # (reason, line) of the last feed
         self.last_fed = time.monotonic()
         self.late_reported = (0, 0)  # late events (merged, dropped) already in the metrics
         self._refuse_from: int | None = None  # series ids from here on are refused (series limit)
@@ -87,7 +89,9 @@ class PartitionState:
         """
         pipe = self.pipeline
         before = len(pipe.registry)
+        pipe.decoder.keep_rejected = self.keep_rejected
         batch = pipe.decoder.decode_buffer(data)
+        self.rejected_lines = batch.rejected_lines
         refused = 0
         limit = before + max(0, room)
         if self._refuse_from is not None:

@@ -174,7 +174,8 @@ class KafkaSource:
         self._on_revoked: RevokedCallback | None = None
         self._config["error_cb"] = self._on_error
         self._config["stats_cb"] = self._on_statistics
-        self._config["logger"] = _LibrdkafkaLog(self, clock)  # its lines in samplerr's log
+        # librdkafka's lines in samplerr's log
+        self._config["logger"] = LibrdkafkaLog(lambda: self.all_brokers_down, clock)
         try:
             self._consumer = consumer_factory(self._config)
         except (KafkaException, ValueError, TypeError) as exc:
@@ -487,23 +488,29 @@ class KafkaSource:
             self._assigned.clear()
 
 
-class _LibrdkafkaLog:
+class LibrdkafkaLog:
     """librdkafka's log lines into samplerr's log (logger ``samplerr.librdkafka``).
 
     Its connection failures (facility ``FAIL``, one per attempt, every 100 ms or so while a broker is
-    away) are logged once per :data:`ERROR_LOG_INTERVAL`, and not at all while no broker answers: the
-    source said so once, and counts them.
+    away) are logged once per :data:`ERROR_LOG_INTERVAL`, and not at all while ``quiet()`` (no broker
+    answers: the source said so once, and counts them). With ``producer``, the warnings that a
+    consumer property of ``[kafka.config]`` does not apply to a producer are left out.
     """
 
-    def __init__(self, source: KafkaSource, clock: Callable[[], float]) -> None:
-        self._source = source
+    def __init__(
+        self, quiet: Callable[[], bool], clock: Callable[[], float], *, producer: bool = False
+    ) -> None:
+        self._quiet = quiet
         self._clock = clock
+        self._producer = producer
         self._logger = logging.getLogger("samplerr.librdkafka")
         self._last_failure: float | None = None
 
     def log(self, level: int, message: str, *args: object) -> None:
+        if self._producer and args and args[0] == "CONFWARN" and "is a consumer property" in str(args[-1]):
+            return
         if args and args[0] == "FAIL":
-            if self._source.all_brokers_down:
+            if self._quiet():
                 return
             now = self._clock()
             if self._last_failure is not None and now - self._last_failure < ERROR_LOG_INTERVAL:

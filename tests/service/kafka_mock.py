@@ -42,7 +42,17 @@ def _library() -> ctypes.CDLL:
     lib.rd_kafka_mock_group_initial_rebalance_delay_ms.argtypes = [vp, ctypes.c_int32]
     lib.rd_kafka_mock_broker_set_down.argtypes = [vp, ctypes.c_int32]
     lib.rd_kafka_mock_broker_set_up.argtypes = [vp, ctypes.c_int32]
+    lib.rd_kafka_mock_push_request_errors_array.argtypes = [
+        vp,
+        ctypes.c_int16,
+        sz,
+        ctypes.POINTER(ctypes.c_int),
+    ]
+    lib.rd_kafka_mock_clear_request_errors.argtypes = [vp, ctypes.c_int16]
     return lib
+
+
+API_PRODUCE = 0  # Kafka's ApiKey of Produce requests
 
 
 class MockKafka:
@@ -78,6 +88,14 @@ class MockKafka:
         err = self._lib.rd_kafka_mock_broker_set_up(self._cluster, broker)
         if err != 0:
             raise RuntimeError(f"rd_kafka_mock_broker_set_up({broker}) failed: error {err}")
+
+    def fail_requests(self, api_key: int, error: int, count: int) -> None:
+        """Answer the next ``count`` requests of ``api_key`` (any client) with Kafka error code ``error``."""
+        errors = (ctypes.c_int * count)(*([error] * count))
+        self._lib.rd_kafka_mock_push_request_errors_array(self._cluster, api_key, count, errors)
+
+    def clear_request_errors(self, api_key: int) -> None:
+        self._lib.rd_kafka_mock_clear_request_errors(self._cluster, api_key)
 
     def producer(self, **config: object) -> confluent_kafka.Producer:
         return confluent_kafka.Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 5, **config})
