@@ -101,7 +101,7 @@ class StartRefusedError(SourceError):
 class KafkaOptions:
     checkpoint_interval: float = 5.0  # seconds
     discard_state: bool = False  # start partitions without their checkpoints (partial windows)
-    max_poll_messages: int = 10_000
+    max_poll_messages: int = 50_000  # per poll; librdkafka bounds what it holds (queued.max.messages.kbytes)
     high_water: int = 32 * 1024 * 1024  # bytes queued for Elasticsearch before pausing
 
 
