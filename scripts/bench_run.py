@@ -21,7 +21,10 @@ often). Target: ≤ 4 CPU-s per million events. Medians of --runs runs.
 
 For scale, the same topic is also read by a bare consumer in its own process — the same
 librdkafka settings, ``consume(10000)`` and ``value()`` of each message, nothing else — whose CPU
-per million events is the floor any Python consumer of that topic pays (column ``floor``).
+per million events is the floor any Python consumer of that topic pays (column ``floor``). And
+after the run, samplerr's CPU use while idle for 10 s with its state held (``idle CPU %``): the
+cost of time itself (ticks, checkpoints, statistics), which the events of a run against a slow
+Elasticsearch carry more of than those of a fast one.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from bench_workload import DEFAULT_PATH, ensure_events_file  # noqa: E402
 from tests.service.kafka_mock import MockKafka  # noqa: E402
 
 TARGET_CPU_S_PER_MILLION = 4.0
+IDLE_S = 10.0
 BATCH_LINES = 20
 CONFIG = """
 [elasticsearch]
@@ -101,6 +105,7 @@ class Result:
     wall_s: float
     docs: int
     floor_cpu_s: float = 0.0  # a bare consumer reading the same topic
+    idle_cpu_per_s: float = 0.0  # samplerr's CPU seconds per second once everything is written
 
     @property
     def cpu_s_per_million(self) -> float:
@@ -250,11 +255,19 @@ def one_run(kafka: MockKafka, es: str, topic: str, count: int, mode: str, work: 
                 break
             time.sleep(1.0)  # scraping /metrics costs samplerr CPU too: not too often
         assert first_wall is not None
+        # then idle, with the state of 2,000 series held: what time alone costs (ticks,
+        # checkpoints, statistics, the scrapes), which a faster Elasticsearch would spread thinner
+        time.sleep(IDLE_S / 2)
+        metrics(url)
+        time.sleep(IDLE_S / 2)
+        idle_cpu_per_s = (cpu_seconds(process.pid) - end_cpu) / IDLE_S
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(60)
         log.close()
-    return Result(mode, count, 0, startup_cpu, end_cpu - startup_cpu, end_wall - first_wall, docs)
+    return Result(
+        mode, count, 0, startup_cpu, end_cpu - startup_cpu, end_wall - first_wall, docs, 0.0, idle_cpu_per_s
+    )
 
 
 BARE_CONSUMER = """
@@ -328,6 +341,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, object]:
                         statistics.median(r.wall_s for r in runs),
                         runs[0].docs,
                         statistics.median(floors),
+                        statistics.median(r.idle_cpu_per_s for r in runs),
                     )
                 )
     finally:
@@ -347,16 +361,18 @@ def run_bench(args: argparse.Namespace) -> dict[str, object]:
         )
         print(
             f"{'messages':22} {'CPU s/M events':>15} {'events/CPU-s':>13} {'events/s':>10} "
-            f"{'startup CPU s':>14} {'docs':>10} {'floor':>6}"
+            f"{'startup CPU s':>14} {'docs':>10} {'floor':>6} {'idle CPU %':>10}"
         )
         for r in results:
             label = f"{r.mode} ({r.messages:,})"
             print(
                 f"{label:22} {r.cpu_s_per_million:15.2f} {r.events_per_cpu_s:13,.0f} {r.events_per_s:10,.0f} "
-                f"{r.startup_cpu_s:14.2f} {r.docs:10,} {r.floor_cpu_s_per_million:6.2f}"
+                f"{r.startup_cpu_s:14.2f} {r.docs:10,} {r.floor_cpu_s_per_million:6.2f} "
+                f"{100 * r.idle_cpu_per_s:10.1f}"
             )
         print(f"target: <= {TARGET_CPU_S_PER_MILLION:g} CPU s per million events")
         print("floor: CPU s per million events of a bare consumer (consume + value()) on the same topic")
+        print(f"idle CPU %: samplerr's CPU use once all is written ({IDLE_S:g} s, state held, one scrape)")
     return report
 
 
