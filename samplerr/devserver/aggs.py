@@ -5,8 +5,9 @@ Buckets: ``date_histogram`` (``fixed_interval``, ``calendar_interval``, ``min_do
 ``histogram``, ``terms`` (``size``, ``order`` by ``_count``/``_key``/a metric sub-aggregation,
 ``min_doc_count``, ``missing``, ``include``/``exclude``), ``filter``, ``filters``, ``range``,
 ``missing``. Metrics: ``avg``, ``min``, ``max``, ``sum``, ``value_count``, ``cardinality`` (exact),
-``stats``, ``extended_stats``. Sub-aggregations nest freely. The legacy ``interval`` of
-``date_histogram`` is refused as Elasticsearch 8/9 refuse it. Anything else answers 400.
+``stats``, ``extended_stats``. Sub-aggregations nest freely. Fields are the mapping's, plus the
+metadata field ``_index`` (a keyword: ``terms`` on it buckets the documents by index). The legacy
+``interval`` of ``date_histogram`` is refused as Elasticsearch 8/9 refuse it. Anything else answers 400.
 """
 
 from __future__ import annotations
@@ -281,12 +282,20 @@ def _bucket_body(bucket: JsonDict, agg: Agg, members: list[Hit], ctx: AggCtx) ->
     return bucket
 
 
+# The ``_index`` metadata field, aggregatable as a keyword in every index.
+INDEX_FIELD = FieldType("_index", "keyword", "_index", {})
+
+
 def _field_type(name: str, index: Index) -> FieldType | None:
+    if name == INDEX_FIELD.path:
+        return INDEX_FIELD
     return index.mapping.field(name)
 
 
 def _field_values(name: str, hit: Hit) -> list[Any]:
     doc, index = hit
+    if name == INDEX_FIELD.path:
+        return [index.name]
     ft = _field_type(name, index)
     if ft is None:
         return []
