@@ -9,8 +9,18 @@ another ``now``). The rules (ARCHITECTURE §5), as this module applies them:
   (period end + ttl > now), or when it is the only copy of data some archive's policy still keeps:
   for an instant ``t`` kept by archive ``j``, the copy that counts is an index at least as fine as
   ``j`` (an unexpired one if any, else the coarsest of them), else the finest coarser one.
-* **holds data** — an index of a past period with ``docs == 0`` holds nothing: it serves nothing
-  and is no copy of anything (it is still kept while unexpired).
+* **holds data** — an index of a past period with ``docs == 0`` (and no extent) holds nothing: it
+  serves nothing and is no copy of anything (it is still kept while unexpired).
+* **data extent** — an index may report the smallest and largest ``@timestamp`` of its documents
+  (``IndexInfo.first_s``/``last_s``). It then holds data only in ``[first, last]`` rounded out to its
+  archive's step (``first`` down to a multiple of the step, ``last + step`` up to one: a document
+  stamped ``last`` stands for its window), cut to its period. The *kept* rule reasons on these
+  parts only: an expired index is kept for the instants where it holds data, and it counts as a
+  copy only where it holds data, so an unexpired index without data at an instant is no copy of it.
+  An unknown extent, or one that is not inside the index's period (reported as a problem), means
+  the whole period: today's safe assumption. Both directions stay safe as long as a reported
+  extent is true of the documents: an index is released at an instant only where it holds no data,
+  or where another kept index holds data.
 * **best cover** — each instant is served by the kept index holding data of the finest archive
   whose period contains it. Every other index is reached by no alias at that instant.
 * **aliases** — for each archive ``j`` and each of its periods ``Q`` that holds served instants and
@@ -18,7 +28,10 @@ another ``now``). The rules (ARCHITECTURE §5), as this module applies them:
   ``alias_prefix + tf_j(Q)`` targets every index serving part of ``Q``, filtered to exactly that
   part, unfiltered only when the index serves its whole own period inside ``Q``. So any set of
   aliases searched together (their filters OR-ed per index, an unfiltered one winning) returns
-  each instant once, from the index serving it.
+  each instant once, from the index serving it. The best cover and the aliases are built on
+  periods, never on extents: an extent is a snapshot (late or backfilled documents move it), so
+  filters built on it would hide data written after the rotation and change at every run; and an
+  index that holds nothing at an instant returns nothing there through its alias anyway.
 
 Timeline of the default archives (20 s daily kept 2 d, 10 min monthly kept 2 mo, 1 h yearly kept
 10 y) at 2026-11-22T10:00Z, with the daily indices of 11-20 .. 11-22 and the monthly index of
@@ -61,6 +74,7 @@ from samplerr.core.lifecycle_policy import expires_at, is_expired, retained_span
 from samplerr.core.lifecycle_spans import (
     END_OF_TIME,
     MIN_EPOCH,
+    Span,
     Spans,
     contains,
     intersect,
@@ -84,6 +98,7 @@ __all__ = [
     "UnknownIndex",
     "classify",
     "coverage",
+    "data_extent",
     "filter_text",
     "next_period_indices",
     "plan_lifecycle",
@@ -115,35 +130,91 @@ def classify(
             unknown.append(UnknownIndex(info.name, "unknown name: period outside the years 0001-9999"))
         else:
             number, period = matches[0]
+            archive = archives[number]
             classified.append(
-                ClassifiedIndex(info.name, number, period, expires_at(archives[number], period), info.docs)
+                ClassifiedIndex(
+                    info.name,
+                    number,
+                    period,
+                    expires_at(archive, period),
+                    info.docs,
+                    info.first_s,
+                    info.last_s,
+                    data_extent(archive, period, info.first_s, info.last_s),
+                )
             )
     return tuple(classified), tuple(unknown)
 
 
+def data_extent(archive: Archive, period: Period, first_s: int | None, last_s: int | None) -> Span | None:
+    """The part of ``period`` an index of ``archive`` with data in ``[first_s, last_s]`` holds data in.
+
+    From ``first_s`` rounded down to a multiple of the step, to ``last_s + step`` rounded up to one
+    (the document stamped ``last_s`` stands for the window that starts there), cut to the period.
+    ``None`` — take the whole period — when a bound is unknown, ``first_s > last_s``, or the extent
+    is not inside the period (documents the name does not account for: nothing is trusted then).
+    """
+    if first_s is None or last_s is None or not period.start <= first_s <= last_s < period.end:
+        return None
+    step = max(archive.step, 1)
+    start = max(first_s - first_s % step, period.start)
+    end = min(-(-(last_s + step) // step) * step, period.end)
+    return start, end
+
+
+def _extent_text(epoch_s: int) -> str:
+    return iso(epoch_s) if MIN_EPOCH <= epoch_s < END_OF_TIME else f"{epoch_s} s"
+
+
+def _extent_problems(classified: Iterable[ClassifiedIndex]) -> list[str]:
+    return [
+        f"index {index.name} reports data from {_extent_text(index.first_s)} "
+        f"to {_extent_text(index.last_s)}, "
+        f"not inside its period {span_text((index.period.start, index.period.end))}: its extent is ignored "
+        "(taken as holding data over its whole period)"
+        for index in classified
+        if index.first_s is not None and index.last_s is not None and index.data is None
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class _Catalogue:
-    """The classified indices holding data, by archive and period."""
+    """The classified indices holding data, by archive and period.
+
+    ``by_data``: an index is at an instant only where it holds data (its :attr:`data_span`), not
+    over its whole period.
+    """
 
     archives: Sequence[Archive]
     by_period: tuple[dict[Period, ClassifiedIndex], ...]
+    by_data: bool = False
 
     @classmethod
-    def of(cls, archives: Sequence[Archive], indices: Iterable[ClassifiedIndex]) -> _Catalogue:
+    def of(
+        cls, archives: Sequence[Archive], indices: Iterable[ClassifiedIndex], *, by_data: bool = False
+    ) -> _Catalogue:
         by_period: tuple[dict[Period, ClassifiedIndex], ...] = tuple({} for _ in archives)
         for index in indices:
             by_period[index.archive][index.period] = index
-        return cls(archives, by_period)
+        return cls(archives, by_period, by_data)
 
     def at(self, instant: int) -> list[ClassifiedIndex | None]:
-        """For each archive, its index whose period holds ``instant`` (or ``None``)."""
-        return [
-            found.get(archive.tf.period_of(instant)) if found else None
-            for archive, found in zip(self.archives, self.by_period, strict=True)
-        ]
+        """For each archive, its index whose period (or data, ``by_data``) holds ``instant``, or ``None``."""
+        found: list[ClassifiedIndex | None] = []
+        for archive, indices in zip(self.archives, self.by_period, strict=True):
+            index = indices.get(archive.tf.period_of(instant)) if indices else None
+            if index is not None and self.by_data and not index.data_span[0] <= instant < index.data_span[1]:
+                index = None
+            found.append(index)
+        return found
 
     def boundaries(self) -> list[int]:
-        return sorted({edge for found in self.by_period for p in found for edge in (p.start, p.end)})
+        edges = {edge for found in self.by_period for p in found for edge in (p.start, p.end)}
+        if self.by_data:
+            edges |= {
+                edge for found in self.by_period for index in found.values() for edge in index.data_span
+            }
+        return sorted(edges)
 
 
 def _elementary(boundaries: Iterable[int]) -> list[tuple[int, int]]:
@@ -173,11 +244,14 @@ def _copy_for(
 def _only_copies(
     archives: Sequence[Archive], holding: Sequence[ClassifiedIndex], expired: set[str], now: int
 ) -> dict[str, list[tuple[int, tuple[int, int]]]]:
-    """Expired indices that are the only copy of kept data: name → [(archive keeping it, span)]."""
-    region = normalize((i.period.start, i.period.end) for i in holding if i.name in expired)
+    """Expired indices that are the only copy of kept data: name → [(archive keeping it, span)].
+
+    Only where each index holds data (its data extent, or its whole period when unknown).
+    """
+    region = normalize(i.data_span for i in holding if i.name in expired)
     if not region:
         return {}
-    catalogue = _Catalogue.of(archives, holding)
+    catalogue = _Catalogue.of(archives, holding, by_data=True)
     kept = [retained_spans(archive, now) for archive in archives]
     edges = [edge for spans in kept for span in intersect(spans, region) for edge in span]
     edges += [edge for span in region for edge in span] + catalogue.boundaries()
@@ -326,9 +400,10 @@ def _decide(
             )
         else:
             ttl = archives[index.archive].ttl
-            deleted.append(
-                Decision(index.name, "expired", f"expired {iso(index.expires_at)} (period end + {ttl})")
-            )
+            detail = f"expired {iso(index.expires_at)} (period end + {ttl})"
+            if index.data is not None and index.data != (index.period.start, index.period.end):
+                detail += f"; holds data in {span_text(index.data)} only"
+            deleted.append(Decision(index.name, "expired", detail))
     kept.extend(Decision(index.name, "unknown name", index.reason) for index in unknown)
     return tuple(sorted(kept, key=lambda d: d.index)), tuple(deleted)
 
@@ -347,13 +422,16 @@ def plan_lifecycle(
     classified, unknown = classify(archives, index_prefix, infos)
     expired = {index.name for index in classified if is_expired(archives[index.archive], index.period, now)}
     holding = [
-        index for index in classified if index.docs is None or index.docs > 0 or index.period.end > now
+        index
+        for index in classified
+        if index.docs is None or index.docs > 0 or index.period.end > now or index.data is not None
     ]
     only_copies = _only_copies(archives, holding, expired, now)
     serving = [index for index in holding if index.name not in expired or index.name in only_copies]
     segments = _best_cover(archives, serving)
     names = {info.name for info in infos}
     desired, problems = _desired_aliases(archives, alias_prefix, serving, segments, names, now=now)
+    problems += _extent_problems(classified)
     ours = {index.name for index in classified}
     managed = tuple(
         sorted(

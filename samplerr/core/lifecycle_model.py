@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from samplerr.core.lifecycle_spans import Spans, filter_spans, span_text
+from samplerr.core.lifecycle_spans import Span, Spans, filter_spans, span_text
 from samplerr.core.periods import Period
 
 Change = Literal["add", "remove", "keep"]
@@ -22,10 +22,16 @@ KeepReason = Literal["future period", "current period", "unexpired", "only copy"
 
 @dataclass(frozen=True, slots=True)
 class IndexInfo:
-    """An existing index; ``docs=None`` when its document count is unknown."""
+    """An existing index; ``docs=None`` when its document count is unknown.
+
+    ``first_s``/``last_s``: its data extent, the smallest and largest ``@timestamp`` of its documents
+    in epoch seconds (rounded down), ``None`` when unknown (or when it has no documents).
+    """
 
     name: str
     docs: int | None = None
+    first_s: int | None = None
+    last_s: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +52,16 @@ class ClassifiedIndex:
     period: Period
     expires_at: int  # period end + ttl: expired when this is at or before now
     docs: int | None
+    first_s: int | None = None  # the data extent as reported (see IndexInfo)
+    last_s: int | None = None
+    # The part of its period it may hold data in: the extent rounded out to the archive's step, or
+    # None when the extent is unknown or not inside the period (then: the whole period).
+    data: Span | None = None
+
+    @property
+    def data_span(self) -> Span:
+        """Where it may hold data: the rounded extent when known, else its whole period."""
+        return self.data if self.data is not None else (self.period.start, self.period.end)
 
 
 @dataclass(frozen=True, slots=True)
