@@ -4,10 +4,18 @@ The oracles here are written independently of the planner: expiry with ``Duratio
 best cover by scanning every kept index, filters read with ``datetime.fromisoformat``, and
 Elasticsearch's alias semantics simulated as documented (the filters of the aliases searched
 are OR-ed per index; an unfiltered alias, or the index itself, drops them all).
+
+The world holds documents: each index drawn gets a few document timestamps (windows of its
+archive's step, none in the future), and the planner is told the document count and the data
+extent (min/max ``@timestamp``) derived from them — or not (unknown), and now and then an extent
+made wrong by a stray document outside the index's period, which the planner must not trust.
+An index is taken to hold data from its first to its last document (the planner cannot see holes
+between them), or over its whole period when its extent is unknown or untrusted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -78,7 +86,18 @@ def read_filter(query: Mapping[str, Any]) -> Spans:
 
 
 def holds_data(index: ClassifiedIndex, now: int) -> bool:
-    return index.docs is None or index.docs > 0 or index.period.end > now
+    return index.docs is None or index.docs > 0 or index.period.end > now or index.first_s is not None
+
+
+def believed(index: ClassifiedIndex, scenario: Scenario, now: int) -> Spans:
+    """Where ``index`` holds data, as far as the planner can know: from its first to the end of its last
+    document's window when the extent is given and inside its period, else its whole period (or nothing
+    when it is known to be empty)."""
+    if index.first_s is not None and index.last_s is not None:
+        start, end = index.period.start, index.period.end
+        if start <= index.first_s and index.last_s < end:
+            return scenario.data[index.name]
+    return ((index.period.start, index.period.end),) if holds_data(index, now) else ()
 
 
 def edges_of(spans: Iterable[tuple[int, int]]) -> set[int]:
@@ -121,6 +140,8 @@ class Scenario:
     indices: tuple[IndexInfo, ...]
     aliases: tuple[AliasInfo, ...]
     now: int
+    # index → [first document, end of the last one's window), from the simulated documents
+    data: Mapping[str, Spans] = dataclasses.field(default_factory=dict)
 
     def plan(self, now: int | None = None, indices=None, aliases=None) -> Plan:
         return plan_lifecycle(
@@ -179,12 +200,23 @@ def scenarios(draw, with_aliases: bool = True) -> Scenario:
             instant = draw(st.integers(coarse.start, min(coarse.end, now + 1) - 1))
             periods[archive].append(archive.tf.period_of(instant))
     indices: list[IndexInfo] = []
+    data: dict[str, Spans] = {}
     for archive in archives:
         presence = draw(st.integers(1, 4))  # in quarters: some archives miss many indices
         for period in sorted(set(periods[archive])):
             if draw(st.integers(0, 3)) < presence:
-                docs = draw(st.sampled_from([None, None, None, 0, 12]))
-                indices.append(IndexInfo(IP + archive.tf.format(period.start), docs))
+                name = IP + archive.tf.format(period.start)
+                stamps = draw(documents(archive, period, now))
+                docs = draw(st.sampled_from([None, len(stamps)]))
+                if stamps and draw(st.booleans()):  # the extent is known
+                    first, last = min(stamps), max(stamps)
+                    data[name] = ((first, last + archive.step),)
+                    if draw(st.integers(0, 9)) == 0:  # a stray document outside the period
+                        stray = draw(st.sampled_from([period.start - 1, period.end]))
+                        first, last = min(first, stray), max(last, stray)
+                    indices.append(IndexInfo(name, docs, first, last))
+                else:
+                    indices.append(IndexInfo(name, docs))
     junk = draw(st.lists(st.sampled_from([".p-2026.13", ".p-foo", ".p-2026-54", ".p-2025.11.31", "other"])))
     indices += [IndexInfo(name) for name in junk]
     aliases: list[AliasInfo] = []
@@ -201,7 +233,20 @@ def scenarios(draw, with_aliases: bool = True) -> Scenario:
             aliases.append(AliasInfo("p-junk", draw(st.sampled_from(names))))
             aliases.append(AliasInfo("grafana", draw(st.sampled_from(names))))
         aliases.append(AliasInfo("p-2026.11.22", "other"))
-    return Scenario(archives, tuple(indices), tuple(aliases), now)
+    return Scenario(archives, tuple(indices), tuple(aliases), now, data)
+
+
+@st.composite
+def documents(draw, archive: Archive, period: Period, now: int) -> list[int]:
+    """The timestamps (window starts) of an index's documents: none in the future, often none at all."""
+    last = min(period.end, now + 1) - 1
+    if last < period.start or draw(st.integers(0, 3)) == 0:
+        return []
+    window = st.integers(period.start, last).map(lambda t: t - t % archive.step)
+    stamps = draw(st.lists(window, min_size=1, max_size=4))
+    if draw(st.integers(0, 3)) == 0:  # from the period's start to its end (or now)
+        stamps += [period.start, last - last % archive.step]
+    return stamps
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -254,6 +299,7 @@ def check_purge(scenario: Scenario, plan: Plan) -> None:
     """(2) never an only copy, a current or future period, or an index an alias still targets."""
     now = plan.now
     kept = kept_holding(plan)
+    held = {i.name: believed(i, scenario, now) for i in plan.classified}
     targeted = {index for targets in plan.desired_alias_map().values() for index in targets}
     by_name = {i.name: i for i in plan.classified}
     expiries: dict[tuple[Archive, int], int] = {}
@@ -270,25 +316,27 @@ def check_purge(scenario: Scenario, plan: Plan) -> None:
         assert index.period.end <= now
         assert archive.ttl.add_to(index.period.end) <= now
         assert index.name not in targeted
-        if not holds_data(index, now):
+        mine = held[index.name]
+        if not mine:
             continue
-        # every instant of it some archive still keeps is held by a kept index at least as fine
-        # as that archive, or finer than this one
-        edges = {index.period.start, index.period.end}
-        edges |= edges_of((i.period.start, i.period.end) for i in kept)
+        # every instant it holds data at that some archive still keeps is held by a kept index at
+        # least as fine as that archive, or finer than this one
+        edges = edges_of(mine)
+        edges |= edges_of(span for i in kept for span in held[i.name])
         for other in scenario.archives:
             period = other.tf.period_of(index.period.start)
             while period.start < index.period.end:
                 edges |= {period.start, period.end}
                 period = other.tf.next_period(period)
-        inside = sorted(e for e in edges if index.period.start <= e <= index.period.end)
-        for start in inside[:-1]:
+        for start in sorted(edges):
+            if not any(a <= start < b for a, b in mine):
+                continue
             for j, other in enumerate(scenario.archives):
                 if expiry(other, other.tf.period_of(start).end) <= now:
                     continue  # archive j no longer keeps this instant
                 finest_allowed = max(j, index.archive - 1)
                 assert any(
-                    i.period.start <= start < i.period.end and i.archive <= finest_allowed for i in kept
+                    any(a <= start < b for a, b in held[i.name]) and i.archive <= finest_allowed for i in kept
                 ), (decision, j, start)
     for decision in plan.kept:
         assert decision.index not in {d.index for d in plan.deletions}
@@ -381,7 +429,7 @@ def test_a_clock_going_backwards_is_harmless(scenario, back):
     deleted = {d.index for d in plan.deletions}
     remaining = tuple(i for i in scenario.indices if i.name not in deleted)
     after = [a for a in apply(scenario.aliases, plan) if a.index not in deleted]
-    earlier = Scenario(scenario.archives, remaining, tuple(after), scenario.now - back)
+    earlier = Scenario(scenario.archives, remaining, tuple(after), scenario.now - back, scenario.data)
     replanned = earlier.plan()
     check_purge(earlier, replanned)
     check_searches(replanned, [[a.name for a in replanned.desired_aliases]])
