@@ -283,7 +283,7 @@ class KafkaService:
 
     def _emit(self, bodies: list[BulkBody]) -> None:
         if bodies:
-            self.sink.submit(body.body for body in bodies)
+            self.sink.submit(bodies)
 
     def _tick(self, batches_for: set[TopicPart]) -> None:
         """Wall-clock flush of caught-up partitions; lag, gauges and rate-limited logs."""

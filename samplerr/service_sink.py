@@ -28,18 +28,23 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from samplerr.adapters.checkpoint import Checkpoint, CheckpointConflictError, CheckpointError, CheckpointStore
 from samplerr.adapters.es_bulk import BulkIncompleteError, BulkReport
 from samplerr.core.errors import SinkError
 from samplerr.metrics import ServiceMetrics
+from samplerr.pipeline import BulkBody
 
 log = logging.getLogger(__name__)
 
 MAX_PAUSE = 30.0  # seconds between two attempts while Elasticsearch is failing
 FIRST_PAUSE = 0.5
 
-BulkWrite = Callable[[bytes], BulkReport]
+class BulkWrite(Protocol):
+    """Writes NDJSON; ``docs``, when given, is its number of documents (saves counting them)."""
+
+    def __call__(self, data: bytes, *, docs: int | None = None) -> BulkReport: ...
 
 
 @dataclass(slots=True)
@@ -56,6 +61,7 @@ class CheckpointRound:
 @dataclass(slots=True)
 class _Body:
     data: bytes
+    docs: int | None  # None: not known by the submitter
 
 
 class Sink:
@@ -95,13 +101,14 @@ class Sink:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, bodies: Iterable[bytes]) -> None:
+    def submit(self, bodies: Iterable[bytes | BulkBody]) -> None:
         """Queue bulk bodies (never blocks: the caller watches :meth:`backlogged`)."""
         added = 0
         with self._cond:
-            for data in bodies:
+            for item in bodies:
+                data, docs = (item, None) if isinstance(item, bytes) else (item.body, item.docs)
                 if data:
-                    self._queue.append(_Body(data))
+                    self._queue.append(_Body(data, docs))
                     added += len(data)
             if added:
                 self._queued_bytes += added
@@ -189,6 +196,7 @@ class Sink:
                     if isinstance(first, _Body):
                         parts = [first.data]
                         size = len(first.data)
+                        docs = first.docs
                         while self._queue and size < self.batch_bytes:
                             nxt = self._queue[0]
                             if not isinstance(nxt, _Body) or size + len(nxt.data) > self.batch_bytes:
@@ -196,11 +204,12 @@ class Sink:
                             self._queue.popleft()
                             parts.append(nxt.data)
                             size += len(nxt.data)
+                            docs = None if docs is None or nxt.docs is None else docs + nxt.docs
                 if isinstance(first, CheckpointRound):
                     self._save_round(first)
                     continue
                 data = parts[0] if len(parts) == 1 else b"".join(parts)
-                if not self._write_all(data):
+                if not self._write_all(data, docs):
                     return  # aborted while Elasticsearch was failing
                 with self._cond:
                     self._queued_bytes -= size
@@ -212,15 +221,15 @@ class Sink:
             with self._cond:
                 self._cond.notify_all()
 
-    def _write_all(self, data: bytes) -> bool:
+    def _write_all(self, data: bytes, docs: int | None) -> bool:
         """Write ``data`` until every document is acknowledged or refused for good; False if aborted."""
         pause = self._first_pause
         while True:
             try:
-                report = self._write(data)
+                report = self._write(data, docs=docs)
             except BulkIncompleteError as exc:
                 self._account(exc.report)
-                data = exc.unwritten
+                data, docs = exc.unwritten, exc.unwritten_docs
                 self._failed(str(exc), pause)
             except SinkError as exc:
                 self._failed(str(exc), pause)

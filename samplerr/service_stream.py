@@ -142,7 +142,7 @@ class StreamService:
 
     def _emit(self, bodies: list[BulkBody]) -> None:
         if bodies:
-            self.sink.submit(body.body for body in bodies)
+            self.sink.submit(bodies)
 
     def _report(self) -> None:
         stats = self.state.pipeline.consolidator.stats

@@ -228,37 +228,34 @@ class BulkWriter:
         with self._totals_lock:
             return self._totals
 
-    def write(self, data: BulkInput, *, timeout: float | None = None) -> BulkReport:
+    def write(self, data: BulkInput, *, timeout: float | None = None, docs: int | None = None) -> BulkReport:
         """Write every document of ``data``; block through retries; return what happened.
 
         ``timeout`` (seconds) bounds the time spent retrying; the retry count is bounded by the
         policy. Raises :class:`BulkIncompleteError` with the documents not acknowledged when either runs
         out or when Elasticsearch refuses a whole request for good (bad credentials, malformed body).
         Documents refused one by one for what they are do not raise: see ``report.docs_failed``.
+        ``docs`` is the number of documents in ``data`` when the caller knows it: a body within both
+        limits then goes as it is, without looking for its line ends (found only when some of its
+        documents must be sent again).
         """
         body = as_ndjson(data)
-        ends = document_ends(body)
         deadline = None if timeout is None else self._clock() + timeout
         tally = _Tally()
-        chunks = plan_chunks(ends, self.max_docs, self.max_bytes) if ends.size else []
         try:
-            for number, (first, stop) in enumerate(chunks):
-                offset = int(ends[first - 1]) if first else 0
-                chunk = body[offset : int(ends[stop - 1])]
+            if docs is not None and body and docs <= self.max_docs and len(body) <= self.max_bytes:
                 try:
-                    self._write_chunk(chunk, ends[first:stop] - offset, tally, deadline)
+                    self._write_chunk(body, None, docs, tally, deadline)
                 except _GiveUp as give_up:
-                    rest_offset = int(ends[stop - 1])
-                    rest_docs = int(ends.size) - stop
-                    unwritten = give_up.pending + body[rest_offset:]
-                    unwritten_docs = give_up.pending_docs + rest_docs
-                    message = (
-                        f"{unwritten_docs} of {ends.size} documents not written ({give_up.why}); "
-                        f"chunk {number + 1} of {len(chunks)}"
-                    )
+                    message = f"{give_up.pending_docs} of {docs} documents not written ({give_up.why})"
                     raise BulkIncompleteError(
-                        message, report=tally.report(), unwritten=unwritten, unwritten_docs=unwritten_docs
+                        message,
+                        report=tally.report(),
+                        unwritten=give_up.pending,
+                        unwritten_docs=give_up.pending_docs,
                     ) from give_up.cause
+            else:
+                self._write_chunks(body, tally, deadline)
         finally:
             report = tally.report()
             with self._totals_lock:
@@ -272,10 +269,34 @@ class BulkWriter:
                 )
         return tally.report()
 
-    def _write_chunk(self, body: bytes, ends: Ends, tally: _Tally, deadline: float | None) -> None:
+    def _write_chunks(self, body: bytes, tally: _Tally, deadline: float | None) -> None:
+        """``body`` cut at document ends into requests within the limits, written in order."""
+        ends = document_ends(body)
+        chunks = plan_chunks(ends, self.max_docs, self.max_bytes) if ends.size else []
+        for number, (first, stop) in enumerate(chunks):
+            offset = int(ends[first - 1]) if first else 0
+            chunk = body[offset : int(ends[stop - 1])]
+            try:
+                self._write_chunk(chunk, ends[first:stop] - offset, stop - first, tally, deadline)
+            except _GiveUp as give_up:
+                rest_offset = int(ends[stop - 1])
+                rest_docs = int(ends.size) - stop
+                unwritten = give_up.pending + body[rest_offset:]
+                unwritten_docs = give_up.pending_docs + rest_docs
+                message = (
+                    f"{unwritten_docs} of {ends.size} documents not written ({give_up.why}); "
+                    f"chunk {number + 1} of {len(chunks)}"
+                )
+                raise BulkIncompleteError(
+                    message, report=tally.report(), unwritten=unwritten, unwritten_docs=unwritten_docs
+                ) from give_up.cause
+
+    def _write_chunk(
+        self, body: bytes, ends: Ends | None, count: int, tally: _Tally, deadline: float | None
+    ) -> None:
+        """One request of ``count`` documents; ``ends`` (their end offsets) is found when needed."""
         attempt = 0
         while True:
-            count = int(ends.size)
             tally.requests += 1
             tally.bytes += len(body)
             try:
@@ -297,10 +318,13 @@ class BulkWriter:
                 raise _GiveUp(body, count, None, str(exc)) from exc
             if not retry:
                 return
+            if ends is None:
+                ends = document_ends(body)
             body, ends = select_documents(body, ends, retry)
+            count = len(retry)
             attempt += 1
-            self._backoff(attempt, deadline, body, len(retry), None)
-            tally.docs_retried += len(retry)
+            self._backoff(attempt, deadline, body, count, None)
+            tally.docs_retried += count
 
     def _backoff(
         self, attempt: int, deadline: float | None, body: bytes, count: int, cause: EsRequestError | None

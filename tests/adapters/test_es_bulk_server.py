@@ -94,10 +94,12 @@ def test_every_document_exactly_once_through_item_429s_503s_latency_and_dropped_
     assert writer.totals == report
 
 
-def test_item_retries_send_only_the_rejected_items(devserver_faults, connection, index):
+@pytest.mark.parametrize("told", [False, True], ids=["counted", "told"])
+def test_item_retries_send_only_the_rejected_items(devserver_faults, connection, index, told):
     devserver_faults.set_faults(bulk_item_429_ratio=0.5, paths=["/_bulk"], seed=3)
     body = ndjson(index, 1000)
-    report = BulkWriter(connection, max_docs=1000, retry=FAST).write(body)
+    # told: the caller gives the count, the body goes whole and its line ends are found for the resend
+    report = BulkWriter(connection, max_docs=1000, retry=FAST).write(body, docs=1000 if told else None)
     devserver_faults.clear_faults()
     assert report.docs_ok == 1000
     assert report.request_retries == 0
@@ -144,6 +146,22 @@ def test_giving_up_hands_back_exactly_what_was_not_written(devserver_faults, con
     assert writer.write(error.unwritten).docs_ok == 300
     assert count(connection, index) == 400
     assert writer.totals.docs_ok == 400
+
+
+def test_a_body_whose_count_is_told_is_one_request_and_handed_back_whole(devserver_faults, connection, index):
+    body = ndjson(index, 300)
+    writer = BulkWriter(connection, max_docs=300, retry=RetryPolicy(max_retries=1, base=0.001, cap=0.001))
+    devserver_faults.set_faults(reject_503_ratio=1.0, paths=["/_bulk"])
+    with pytest.raises(BulkIncompleteError) as caught:
+        writer.write(body, docs=300)
+    assert (caught.value.unwritten, caught.value.unwritten_docs) == (body, 300)
+    assert caught.value.report.requests == 2
+    devserver_faults.clear_faults()
+    report = writer.write(body, docs=300)
+    assert (report.docs_ok, report.requests) == (300, 1)
+    # over a limit, the count is not enough: the body is cut at its line ends as usual
+    assert writer.write(ndjson(index, 400, start=300), docs=400).requests == 2
+    assert count(connection, index) == 700
 
 
 def test_a_refused_later_chunk_keeps_the_earlier_ones_counted(connection, index):

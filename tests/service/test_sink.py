@@ -9,6 +9,7 @@ from samplerr.adapters.checkpoint import Checkpoint, FsCheckpointStore
 from samplerr.adapters.es_bulk import BulkIncompleteError, BulkReport
 from samplerr.core.errors import SinkError
 from samplerr.metrics import ServiceMetrics
+from samplerr.pipeline import BulkBody
 from samplerr.service_sink import Sink
 
 
@@ -26,9 +27,10 @@ class FlakyElasticsearch:
         self.lock = threading.Lock()
         self.store_path = store_path
 
-    def write(self, body: bytes) -> BulkReport:
+    def write(self, body: bytes, *, docs: int | None = None) -> BulkReport:
         lines = body.splitlines(keepends=True)
-        docs = [b"".join(lines[i : i + 2]) for i in range(0, len(lines), 2)]
+        count, docs = docs, [b"".join(lines[i : i + 2]) for i in range(0, len(lines), 2)]
+        assert count is None or count == len(docs), f"told {count} documents, got {len(docs)}"
         with self.lock:
             if self.failures > 0:
                 self.failures -= 1
@@ -73,7 +75,7 @@ def test_a_checkpoint_is_saved_only_after_every_body_before_it(tmp_path: Path):
     metrics = ServiceMetrics()
     sink = fast_sink(es, store, metrics, batch_bytes=64)
     sink.start()
-    sink.submit(doc(n) for n in range(10))
+    sink.submit(BulkBody(0, 1, doc(n)) for n in range(10))  # as the service: counts known
     first = sink.submit_round([checkpoint(10)])
     sink.submit(doc(n) for n in range(10, 15))
     second = sink.submit_round([checkpoint(15)])
