@@ -364,13 +364,22 @@ class BulkWriter:
             got = len(items) if isinstance(items, list) else "no"
             raise _UnreadableAnswer(f"bulk answer has {got} items for {count} documents")
         retry: list[int] = []
+        pending: set[tuple[object, object]] = set()  # (index, id) of the documents to send again
         for position, item in enumerate(items):
             result = next(iter(item.values())) if isinstance(item, Mapping) and item else {}
             status = int(result.get("status", 0))
+            key = (result.get("_index"), result.get("_id"))
             if 200 <= status < 300:
-                tally.docs_ok += 1
+                if key in pending:
+                    # A later version of a document whose earlier version is sent again: it must
+                    # be sent again after it, or the earlier one would overwrite it.
+                    retry.append(position)
+                else:
+                    tally.docs_ok += 1
             elif status in ITEM_RETRYABLE:
                 retry.append(position)
+                if key[1] is not None:
+                    pending.add(key)
             else:
                 self._refused(result, status, tally)
         return retry

@@ -109,6 +109,25 @@ def test_item_retries_send_only_the_rejected_items(devserver_faults, connection,
     assert count(connection, index) == 1000
 
 
+def test_a_rewritten_window_in_the_same_request_is_never_overwritten_by_its_retried_first_version(
+    devserver_faults, connection, index
+):
+    """A window written, then rewritten with a late event, can meet itself in one request: when
+    only the first version is refused (429), the second must still be the one that stays."""
+    first = ndjson(index, 500)  # metric i * 0.5
+    second = first.replace(b'"cpu"', b'"cpu2"')  # the same ids, the later version
+    devserver_faults.set_faults(bulk_item_429_ratio=0.4, paths=["/_bulk"], seed=11)
+    report = BulkWriter(connection, retry=FAST).write(first + second, docs=1000)
+    devserver_faults.clear_faults()
+    assert report.docs_ok == 1000
+    connection.request("POST", f"/{index}/_refresh")
+    answer = connection.request(
+        "POST", f"/{index}/_search", body={"size": 0, "aggs": {"s": {"terms": {"field": "service"}}}}
+    ).body
+    assert isinstance(answer, dict)
+    assert {b["key"]: b["doc_count"] for b in answer["aggregations"]["s"]["buckets"]} == {"cpu2": 500}
+
+
 def test_a_bad_document_is_counted_logged_once_and_not_retried(connection, index, caplog):
     caplog.set_level(logging.ERROR, logger="samplerr.adapters.es_bulk")
     report = BulkWriter(connection, retry=FAST).write(ndjson(index, 200, bad={5, 17, 99}))
