@@ -83,6 +83,7 @@ from samplerr.service_state import PartitionState, StateError, state_fingerprint
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 0.1  # seconds a poll waits for messages
+MAX_POLL_MESSAGES = 50_000  # per poll (larger polls cost less per event; librdkafka bounds its prefetch)
 TICK = 0.5  # seconds between wall-clock flushes, lag and metrics updates
 COMPACT_EVERY = 60.0  # seconds between checks for idle series to evict
 BRIEF_WAIT = 10.0  # seconds the loop stops reading when Elasticsearch is behind, before it pauses
@@ -101,7 +102,7 @@ class StartRefusedError(SourceError):
 class KafkaOptions:
     checkpoint_interval: float = 5.0  # seconds
     discard_state: bool = False  # start partitions without their checkpoints (partial windows)
-    max_poll_messages: int = 50_000  # per poll; librdkafka bounds what it holds (queued.max.messages.kbytes)
+    max_poll_messages: int = MAX_POLL_MESSAGES
     high_water: int = 32 * 1024 * 1024  # bytes queued for Elasticsearch before pausing
 
 

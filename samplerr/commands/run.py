@@ -19,7 +19,7 @@ from samplerr.commands.common import (
 from samplerr.core.config import Config
 from samplerr.core.durations import parse_duration
 from samplerr.core.errors import ConfigError, SamplerrError
-from samplerr.service import KafkaOptions
+from samplerr.service import MAX_POLL_MESSAGES, KafkaOptions
 from samplerr.service_logging import setup_logging
 from samplerr.service_run import RunOptions, run_service
 
@@ -144,6 +144,15 @@ def register(app: typer.Typer) -> None:
                 "kept for a slow or unavailable Elasticsearch).",
             ),
         ] = 32.0,
+        max_poll_messages: Annotated[
+            int,
+            typer.Option(
+                "--max-poll-messages",
+                min=1,
+                help="Kafka messages taken per poll at most. Larger polls cost less CPU per event; "
+                "what one poll takes is in memory beyond --queue-mib until written.",
+            ),
+        ] = MAX_POLL_MESSAGES,
         log_format: Annotated[
             LogFormatOption, typer.Option("--log-format", help="Log lines as readable text or JSON objects.")
         ] = "text",
@@ -176,6 +185,7 @@ def register(app: typer.Typer) -> None:
                 checkpoint_interval=float(interval),
                 discard_state=discard_state,
                 high_water=int(queue_mib * 2**20),
+                max_poll_messages=max_poll_messages,
             ),
         )
         setup_logging(log_format, log_level)

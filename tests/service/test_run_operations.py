@@ -63,7 +63,10 @@ def test_an_outage_and_429s_pause_consumption_lose_nothing_and_keep_memory_bound
     kafka.produce(topic, stream.messages[:half], config=ZSTD)
     config, prefix = write_config(tmp_path, es.url, kafka, topic)
     service = Service(
-        config, tmp_path / "run.log", extra=("--queue-mib", "0.1", "--checkpoint-interval", "1s")
+        config,
+        tmp_path / "run.log",
+        # small polls, so that the burst below cannot be taken in one while Elasticsearch is away
+        extra=("--queue-mib", "0.1", "--checkpoint-interval", "1s", "--max-poll-messages", "1000"),
     )
     service.start()
     service.wait(lambda m: total(m, 'samplerr_bulk_docs_total{result="ok"}') > 0, 60, "first documents")
