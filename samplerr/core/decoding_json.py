@@ -48,6 +48,7 @@ REASONS: Final = {
 # series-id column sentinels for lines without a series (FILTERED is -1)
 _BAD: Final = -2
 _EMPTY: Final = -3
+_MISS: Final = -4  # not in the series cache (yet): the line takes the careful way
 
 METRIC_ALTERNATIVES: Final = ("metric_sint64", "metric_d", "metric_f")  # when ``metric`` is absent
 NON_FINITE_TEXTS: Final = frozenset({"NaN", "Infinity", "-Infinity"})  # how Jackson writes them
@@ -135,6 +136,8 @@ class RiemannJsonDecoder:
     # -- the per-line loop --------------------------------------------------------------------------
 
     def decode(self, lines: Sequence[bytes], out: BatchBuilder) -> None:
+        if self._needed == ("host", "service") and self._decode_whole(lines, out):
+            return
         sids: list[int] = []
         times: list[object] = []
         metrics: list[object] = []
@@ -168,6 +171,32 @@ class RiemannJsonDecoder:
                 add_time(moment)
                 add_metric(metric)
         self._finish(lines, sids, times, metrics, out)
+
+    def _decode_whole(self, lines: Sequence[bytes], out: BatchBuilder) -> bool:
+        """The common case of the common case, without a Python loop per line: an all-ASCII batch
+        that msgspec reads whole, one event per line. False (nothing done) when that is not so."""
+        joined = b"\n".join(lines)
+        if not joined.isascii():
+            return False
+        try:
+            events = _COMMON.decode_lines(joined)
+        except _FAST_FAILURES:
+            return False
+        if len(events) != len(lines):  # blank lines are skipped by msgspec
+            return False
+        get = self._cache.get
+        try:
+            sids = [get((e.host, e.service), _MISS) for e in events]
+        except TypeError:  # an unhashable key value
+            return False
+        times = [e.time for e in events]
+        metrics = [e.metric for e in events]
+        if _MISS in sids:
+            careful = self._careful
+            for index in [i for i, sid in enumerate(sids) if sid == _MISS]:
+                sids[index], times[index], metrics[index] = careful(lines[index])
+        self._finish(lines, sids, times, metrics, out)
+        return True
 
     def _careful(self, line: bytes) -> tuple[int, object, object]:
         """The series id, raw ``time`` and raw ``metric`` of any line (NaN when absent)."""
