@@ -14,13 +14,15 @@ another ``now``). The rules (ARCHITECTURE §5), as this module applies them:
 * **data extent** — an index may report the smallest and largest ``@timestamp`` of its documents
   (``IndexInfo.first_s``/``last_s``). It then holds data only in ``[first, last]`` rounded out to its
   archive's step (``first`` down to a multiple of the step, ``last + step`` up to one: a document
-  stamped ``last`` stands for its window), cut to its period. The *kept* rule reasons on these
-  parts only: an expired index is kept for the instants where it holds data, and it counts as a
-  copy only where it holds data, so an unexpired index without data at an instant is no copy of it.
-  An unknown extent, or one that is not inside the index's period (reported as a problem), means
-  the whole period: today's safe assumption. Both directions stay safe as long as a reported
-  extent is true of the documents: an index is released at an instant only where it holds no data,
-  or where another kept index holds data.
+  stamped ``last`` stands for its window), cut to its period. The *kept* rule looks only at the
+  instants where some expired index holds data: an instant where none does needs no copy (so a
+  week reaching into a year without data is not the only copy of that year's last days). At the
+  instants it looks at, the rule is unchanged, and an index counts as a copy over its whole period
+  as before: extents are not used to doubt a copy, because a sparse index's last document (say at
+  23:00 on the month's last day) would then seem to leave the rest of its period to a finer index
+  whose extent runs on across it. So extents only ever release an expired index where no expired
+  index holds data, never keep more than before. An unknown extent, or one not inside the index's
+  period (reported as a problem), is taken as the whole period, as before.
 * **best cover** — each instant is served by the kept index holding data of the finest archive
   whose period contains it. Every other index is reached by no alias at that instant.
 * **aliases** — for each archive ``j`` and each of its periods ``Q`` that holds served instants and
@@ -179,42 +181,27 @@ def _extent_problems(classified: Iterable[ClassifiedIndex]) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class _Catalogue:
-    """The classified indices holding data, by archive and period.
-
-    ``by_data``: an index is at an instant only where it holds data (its :attr:`data_span`), not
-    over its whole period.
-    """
+    """The classified indices holding data, by archive and period."""
 
     archives: Sequence[Archive]
     by_period: tuple[dict[Period, ClassifiedIndex], ...]
-    by_data: bool = False
 
     @classmethod
-    def of(
-        cls, archives: Sequence[Archive], indices: Iterable[ClassifiedIndex], *, by_data: bool = False
-    ) -> _Catalogue:
+    def of(cls, archives: Sequence[Archive], indices: Iterable[ClassifiedIndex]) -> _Catalogue:
         by_period: tuple[dict[Period, ClassifiedIndex], ...] = tuple({} for _ in archives)
         for index in indices:
             by_period[index.archive][index.period] = index
-        return cls(archives, by_period, by_data)
+        return cls(archives, by_period)
 
     def at(self, instant: int) -> list[ClassifiedIndex | None]:
-        """For each archive, its index whose period (or data, ``by_data``) holds ``instant``, or ``None``."""
-        found: list[ClassifiedIndex | None] = []
-        for archive, indices in zip(self.archives, self.by_period, strict=True):
-            index = indices.get(archive.tf.period_of(instant)) if indices else None
-            if index is not None and self.by_data and not index.data_span[0] <= instant < index.data_span[1]:
-                index = None
-            found.append(index)
-        return found
+        """For each archive, its index whose period holds ``instant`` (or ``None``)."""
+        return [
+            found.get(archive.tf.period_of(instant)) if found else None
+            for archive, found in zip(self.archives, self.by_period, strict=True)
+        ]
 
     def boundaries(self) -> list[int]:
-        edges = {edge for found in self.by_period for p in found for edge in (p.start, p.end)}
-        if self.by_data:
-            edges |= {
-                edge for found in self.by_period for index in found.values() for edge in index.data_span
-            }
-        return sorted(edges)
+        return sorted({edge for found in self.by_period for p in found for edge in (p.start, p.end)})
 
 
 def _elementary(boundaries: Iterable[int]) -> list[tuple[int, int]]:
@@ -246,12 +233,13 @@ def _only_copies(
 ) -> dict[str, list[tuple[int, tuple[int, int]]]]:
     """Expired indices that are the only copy of kept data: name → [(archive keeping it, span)].
 
-    Only where each index holds data (its data extent, or its whole period when unknown).
+    Only the instants where some expired index holds data (its data extent, or its whole period
+    when unknown) are looked at; there, the copies count over their whole periods, as always.
     """
     region = normalize(i.data_span for i in holding if i.name in expired)
     if not region:
         return {}
-    catalogue = _Catalogue.of(archives, holding, by_data=True)
+    catalogue = _Catalogue.of(archives, holding)
     kept = [retained_spans(archive, now) for archive in archives]
     edges = [edge for spans in kept for span in intersect(spans, region) for edge in span]
     edges += [edge for span in region for edge in span] + catalogue.boundaries()

@@ -9,8 +9,9 @@ The world holds documents: each index drawn gets a few document timestamps (wind
 archive's step, none in the future), and the planner is told the document count and the data
 extent (min/max ``@timestamp``) derived from them — or not (unknown), and now and then an extent
 made wrong by a stray document outside the index's period, which the planner must not trust.
-An index is taken to hold data from its first to its last document (the planner cannot see holes
-between them), or over its whole period when its extent is unknown or untrusted.
+An expired index is taken to hold data from its first to its last document (the planner cannot see
+holes between them), or over its whole period when its extent is unknown or untrusted; an index
+kept as a copy is taken to be complete over its period, as the planner does.
 """
 
 from __future__ import annotations
@@ -299,7 +300,6 @@ def check_purge(scenario: Scenario, plan: Plan) -> None:
     """(2) never an only copy, a current or future period, or an index an alias still targets."""
     now = plan.now
     kept = kept_holding(plan)
-    held = {i.name: believed(i, scenario, now) for i in plan.classified}
     targeted = {index for targets in plan.desired_alias_map().values() for index in targets}
     by_name = {i.name: i for i in plan.classified}
     expiries: dict[tuple[Archive, int], int] = {}
@@ -316,13 +316,14 @@ def check_purge(scenario: Scenario, plan: Plan) -> None:
         assert index.period.end <= now
         assert archive.ttl.add_to(index.period.end) <= now
         assert index.name not in targeted
-        mine = held[index.name]
+        mine = believed(index, scenario, now)
         if not mine:
             continue
-        # every instant it holds data at that some archive still keeps is held by a kept index at
-        # least as fine as that archive, or finer than this one
+        # every instant it holds data at that some archive still keeps is in the period of a kept
+        # index (taken as complete over its period) at least as fine as that archive, or finer
+        # than this one
         edges = edges_of(mine)
-        edges |= edges_of(span for i in kept for span in held[i.name])
+        edges |= edges_of((i.period.start, i.period.end) for i in kept)
         for other in scenario.archives:
             period = other.tf.period_of(index.period.start)
             while period.start < index.period.end:
@@ -336,7 +337,7 @@ def check_purge(scenario: Scenario, plan: Plan) -> None:
                     continue  # archive j no longer keeps this instant
                 finest_allowed = max(j, index.archive - 1)
                 assert any(
-                    any(a <= start < b for a, b in held[i.name]) and i.archive <= finest_allowed for i in kept
+                    i.period.start <= start < i.period.end and i.archive <= finest_allowed for i in kept
                 ), (decision, j, start)
     for decision in plan.kept:
         assert decision.index not in {d.index for d in plan.deletions}
