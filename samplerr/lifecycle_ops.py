@@ -2,9 +2,10 @@
 
 The planner (:mod:`samplerr.core.lifecycle`) is pure; this module is the I/O around it:
 
-* :func:`read_state` lists the indices under ``index_prefix`` (documents and sizes) and the aliases
-  under ``alias_prefix`` (with their filters), after a refresh so that documents written a moment
-  ago count (the index template's ``refresh_interval`` is 30 s);
+* :func:`read_state` lists the indices under ``index_prefix`` (documents, sizes and data extents:
+  min/max ``@timestamp``, in one search) and the aliases under ``alias_prefix`` (with their
+  filters), after a refresh so that documents written a moment ago count (the index template's
+  ``refresh_interval`` is 30 s);
 * :func:`rotate` applies the plan's alias actions as ONE ``POST _aliases`` (Elasticsearch applies
   all of them or none);
 * :func:`purge` rotates, reads the state again, and deletes the indices the plan deletes and no
@@ -24,6 +25,7 @@ index lacks, which does not depend on the aliases.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -40,12 +42,13 @@ from samplerr.adapters.es_catalogue import (
     IndexInfo,
     LifecycleLock,
     create_index,
+    data_extents,
     delete_indices,
     list_aliases,
     list_indices,
     update_aliases,
 )
-from samplerr.adapters.es_connection import EsConnection
+from samplerr.adapters.es_connection import EsConnection, EsRequestError
 from samplerr.core import lifecycle
 from samplerr.core.config import Config
 from samplerr.core.errors import SinkError
@@ -116,10 +119,25 @@ def refresh(connection: EsConnection, config: Config) -> None:
 
 
 def read_state(connection: EsConnection, config: Config) -> LifecycleState:
-    """Indices under ``index_prefix`` with their counts and sizes, and aliases under ``alias_prefix``."""
+    """Indices under ``index_prefix`` with their counts, sizes and extents; aliases under ``alias_prefix``.
+
+    The extents are read after the list: an index created in between has none (unknown: the
+    planner takes its whole period). When they cannot be read at all, every extent is unknown.
+    """
     es = config.elasticsearch
     refresh(connection, config)
     found = list_indices(connection, es.index_prefix)
+    try:
+        extents = data_extents(connection, es.index_prefix, len(found)) if found else {}
+    except EsRequestError as exc:
+        log.warning("cannot read the indices' data extents (%s): taking each as its whole period", exc)
+        extents = {}
+    found = tuple(
+        dataclasses.replace(info, first_s=extents[info.name][0], last_s=extents[info.name][1])
+        if info.name in extents
+        else info
+        for info in found
+    )
     lock = lock_index_name(config)
     return LifecycleState(
         indices=tuple(info for info in found if info.name != lock),
@@ -135,7 +153,7 @@ def plan_for(config: Config, state: LifecycleState, now: int) -> Plan:
         config.archives,
         es.index_prefix,
         es.alias_prefix,
-        [lifecycle.IndexInfo(info.name, info.docs) for info in state.indices],
+        [lifecycle.IndexInfo(info.name, info.docs, info.first_s, info.last_s) for info in state.indices],
         [lifecycle.AliasInfo(alias.alias, alias.index, alias.filter) for alias in state.aliases],
         now=now,
     )

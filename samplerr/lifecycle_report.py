@@ -30,11 +30,17 @@ class IndexStatus:
     reason: str
     detail: str
     serves: Spans
+    first_s: int | None = None  # data extent: min/max @timestamp, None when unknown
+    last_s: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        data = None
+        if self.first_s is not None and self.last_s is not None:
+            data = {"first": _iso_or_seconds(self.first_s), "last": _iso_or_seconds(self.last_s)}
         return {
             "index": self.name,
             "period": {"start": iso(self.start), "end": iso(self.end)},
+            "data": data,
             "docs": self.docs,
             "size_bytes": self.size_bytes,
             "expires": iso(self.expires_at),
@@ -43,6 +49,13 @@ class IndexStatus:
             "detail": self.detail,
             "serves": [{"start": iso(start), "end": iso(end)} for start, end in self.serves],
         }
+
+
+def _iso_or_seconds(epoch_s: int) -> str | int:
+    try:
+        return iso(epoch_s)
+    except ValueError:  # outside the years 0001-9999: a stray document
+        return epoch_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +156,8 @@ def status_report(config: Config, state: LifecycleState, plan: Plan) -> StatusRe
                 reason=why.reason,
                 detail=why.detail,
                 serves=normalize(serves.get(index.name, ())),
+                first_s=index.first_s,
+                last_s=index.last_s,
             )
         )
     archives = tuple(

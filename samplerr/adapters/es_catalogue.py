@@ -1,7 +1,8 @@
 """The catalogue of samplerr's indices and aliases, and the few changes the lifecycle makes to them.
 
 Reading: :func:`list_indices` (names, document counts, sizes, creation times of ``index_prefix*``,
-dot-prefixed names included), :func:`classify_indices` (which archive and period each name is, by
+dot-prefixed names included), :func:`data_extents` (each index's smallest and largest
+``@timestamp``, all in one search), :func:`classify_indices` (which archive and period each name is, by
 the archives' ``tf``; anything else under the prefix is *unknown* and never touched),
 :func:`list_aliases` (every alias under ``alias_prefix`` with its target and filter).
 
@@ -15,6 +16,7 @@ lifecycle runs from working at the same time.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,10 +37,14 @@ _INDEX_NAME = re.compile(r"[a-z0-9.][a-z0-9._+-]*")  # lowercase, not starting w
 
 @dataclass(frozen=True, slots=True)
 class IndexInfo:
+    """An index as listed; ``first_s``/``last_s`` is its data extent (see :func:`data_extents`), if read."""
+
     name: str
     docs: int
     size_bytes: int
     creation_ms: int
+    first_s: int | None = None
+    last_s: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +106,70 @@ def list_indices(connection: EsConnection, index_prefix: str) -> tuple[IndexInfo
         if isinstance(row, Mapping) and str(row.get("index", "")).startswith(index_prefix)
     ]
     return tuple(sorted(indices, key=lambda info: info.name))
+
+
+def data_extents(connection: EsConnection, index_prefix: str, indices: int) -> dict[str, tuple[int, int]]:
+    """Each index's data extent under ``index_prefix``: its (min, max) ``@timestamp`` in epoch seconds.
+
+    ONE search over ``index_prefix*``, ``size: 0`` without counting hits: a ``terms`` aggregation
+    on ``_index`` (``indices`` buckets, the number of indices listed) with ``min`` and ``max`` of
+    ``@timestamp`` in each. Milliseconds are rounded down to the second. ``expand_wildcards=
+    open,hidden``: samplerr's indices are hidden, and a wildcard reaches hidden indices by itself
+    only when it starts with a dot; a closed index cannot be searched and is left out. An index
+    without documents (or without ``@timestamp``) is left out too: its extent is unknown.
+
+    When a shard fails or the search times out nothing is returned (all unknown): a partial answer
+    could make an extent narrower than the data, and the lifecycle takes an unknown extent as the
+    whole period, which is safe. An error answer raises :class:`EsRequestError` as usual.
+    """
+    response = connection.request(
+        "POST",
+        f"/{index_prefix}*/_search",
+        params={"expand_wildcards": "open,hidden", "ignore_unavailable": True, "allow_no_indices": True},
+        body={
+            "size": 0,
+            "track_total_hits": False,
+            "aggs": {
+                "indices": {
+                    "terms": {"field": "_index", "size": max(indices, 1)},
+                    "aggs": {
+                        "first": {"min": {"field": "@timestamp"}},
+                        "last": {"max": {"field": "@timestamp"}},
+                    },
+                }
+            },
+        },
+        allow=(404,),
+    )
+    body = response.body if response.status != 404 and isinstance(response.body, Mapping) else {}
+    shards = body.get("_shards")
+    failed = _int(shards.get("failed")) if isinstance(shards, Mapping) else 0
+    if failed or body.get("timed_out") is True:
+        log.warning(
+            "data extents of %s*: %s; taking every index as holding data over its whole period",
+            index_prefix,
+            f"{failed} shards failed" if failed else "the search timed out",
+        )
+        return {}
+    aggregations = body.get("aggregations")
+    found = aggregations.get("indices") if isinstance(aggregations, Mapping) else None
+    buckets = found.get("buckets") if isinstance(found, Mapping) else None
+    extents: dict[str, tuple[int, int]] = {}
+    for bucket in buckets if isinstance(buckets, list) else []:
+        if not isinstance(bucket, Mapping) or not str(bucket.get("key", "")).startswith(index_prefix):
+            continue
+        first, last = _metric_seconds(bucket.get("first")), _metric_seconds(bucket.get("last"))
+        if first is not None and last is not None and first <= last:
+            extents[str(bucket["key"])] = (first, last)
+    return extents
+
+
+def _metric_seconds(metric: object) -> int | None:
+    """A ``min``/``max`` of a date field (epoch milliseconds) in whole seconds, rounded down."""
+    value = metric.get("value") if isinstance(metric, Mapping) else None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        return None
+    return math.floor(value / 1000)
 
 
 def classify_indices(
