@@ -81,7 +81,9 @@ PURGE_HELP = "\n\n".join(
         "Rotate, then delete the indices the retention policy no longer keeps.",
         "An index is deleted when its period ended more than ttl ago (period end + ttl at or before now), "
         "no alias targets it after the rotation, and no kept archive still needs its data (it is never the "
-        "only copy of data some archive keeps). Current and future periods, unexpired indices and names "
+        "only copy of data some archive keeps; its data lies between its first and last @timestamp, read "
+        "from Elasticsearch, or anywhere in its period when they cannot be read). Current and future "
+        "periods, unexpired indices and names "
         "that are not an archive's are never deleted. --dry-run lists every index with delete or keep and "
         "the reason.",
         EXIT_STATUS_HELP,
