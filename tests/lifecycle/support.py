@@ -204,6 +204,12 @@ DAY_MONTH_YEAR = (
     ArchiveModel("YYYY.MM", 600, "2 months"),
     ArchiveModel("YYYY", 3600, "10 years"),
 )
+DAY_WEEK_MONTH_YEAR = (  # with an ISO-week archive, whose periods straddle months and years
+    ArchiveModel("YYYY.MM.DD", 20, "2d"),
+    ArchiveModel("GGGG.[w]WW", 60, "3w"),
+    ArchiveModel("YYYY.MM", 600, "2mo"),
+    ArchiveModel("YYYY", 3600, "10y"),
+)
 
 
 @dataclass

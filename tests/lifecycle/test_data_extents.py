@@ -13,7 +13,7 @@ from typing import Any
 
 from tests.lifecycle.support import (
     DAY,
-    ArchiveModel,
+    DAY_WEEK_MONTH_YEAR,
     LifecycleEnv,
     Sampling,
     aliases_by_index,
@@ -22,12 +22,7 @@ from tests.lifecycle.support import (
     ts,
 )
 
-MODELS = (
-    ArchiveModel("YYYY.MM.DD", 20, "2d"),
-    ArchiveModel("GGGG.[w]WW", 60, "3w"),
-    ArchiveModel("YYYY.MM", 600, "2mo"),
-    ArchiveModel("YYYY", 3600, "10y"),
-)
+MODELS = DAY_WEEK_MONTH_YEAR
 SAMPLING = Sampling(1, lambda day: 1800)
 FIRST_DAY = ts("2026-01-01")  # a Thursday
 EXPIRY = ts("2026-01-26")  # the end of week 2026-W01 (Monday 5 January) + 3 weeks

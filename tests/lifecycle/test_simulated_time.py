@@ -29,8 +29,8 @@ from samplerr.commands.check import archive_footprint
 from samplerr.lifecycle_ops import purge, rotate
 from tests.lifecycle.support import (
     DAY,
+    DAY_WEEK_MONTH_YEAR,
     HOUR,
-    ArchiveModel,
     LifecycleEnv,
     Sampling,
     aliases_by_index,
@@ -39,12 +39,7 @@ from tests.lifecycle.support import (
     refresh,
 )
 
-MODELS = (
-    ArchiveModel("YYYY.MM.DD", 20, "2d"),
-    ArchiveModel("GGGG.[w]WW", 60, "3w"),
-    ArchiveModel("YYYY.MM", 600, "2mo"),
-    ArchiveModel("YYYY", 3600, "10y"),
-)
+MODELS = DAY_WEEK_MONTH_YEAR
 FIRST_DAY = date(2026, 1, 5)  # a Monday, so no weekly index reaches into 2025, where no index is
 DAYS = 406  # to Sunday 2027-02-14, so the last weekly index ends with the data
 SERIES = 2

@@ -18,7 +18,7 @@ import pytest
 from samplerr.adapters.kafka import PartitionBatch, TopicPart
 from samplerr.adapters.kafka_dead_letters import MAX_LINE_BYTES, source_offsets
 from tests.devserver.process import DevServerProcess
-from tests.service.harness import FAST_GROUP, Service, config_text, documents, total
+from tests.service.harness import FAST_GROUP, Service, documents, total
 from tests.service.kafka_mock import API_PRODUCE, MockKafka
 from tests.service.streams import (
     assert_same_documents,
@@ -27,8 +27,9 @@ from tests.service.streams import (
     make_stream,
     without_marker,
 )
-from tests.service.test_run_delivery import ARCHIVES, CONSOLIDATION, caught_up, drained
+from tests.service.test_run_delivery import caught_up, drained
 from tests.service.test_run_operations import GARBAGE, ZSTD
+from tests.service.test_run_operations import write_config as run_config
 
 NOT_ENOUGH_REPLICAS = 19  # a Kafka error librdkafka's producer retries
 Letter = tuple[str, bytes, str, int, int | None]  # reason, value, source topic, partition, offset
@@ -37,23 +38,7 @@ Letter = tuple[str, bytes, str, int, int | None]  # reason, value, source topic,
 def write_config(
     tmp: Path, es_url: str, kafka: MockKafka, topic: str, dead_letter_topic: str
 ) -> tuple[Path, str]:
-    prefix = f".d{uuid.uuid4().hex[:8]}-"
-    path = tmp / "run.toml"
-    path.write_text(
-        config_text(
-            es_url=es_url,
-            index_prefix=prefix,
-            bootstrap=kafka.bootstrap,
-            topics=[topic],
-            group=f"g-{uuid.uuid4().hex[:8]}",
-            checkpoint_dir=tmp / "checkpoints",
-            archives=ARCHIVES,
-            consolidation=CONSOLIDATION,
-            service='shutdown_timeout = "20s"',
-            kafka_lines=f'dead_letter_topic = "{dead_letter_topic}"',
-        )
-    )
-    return path, prefix
+    return run_config(tmp, es_url, kafka, topic, kafka_lines=f'dead_letter_topic = "{dead_letter_topic}"')
 
 
 def read_topic(kafka: MockKafka, topic: str, at_least: int, timeout: float = 30) -> list[Letter]:

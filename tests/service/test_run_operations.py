@@ -27,7 +27,9 @@ from tests.service.test_run_delivery import ARCHIVES, CONSOLIDATION, caught_up, 
 ZSTD = {"compression.type": "zstd", "linger.ms": 20}
 
 
-def write_config(tmp: Path, es_url: str, kafka: MockKafka, topic: str, name: str = "run") -> tuple[Path, str]:
+def write_config(
+    tmp: Path, es_url: str, kafka: MockKafka, topic: str, name: str = "run", kafka_lines: str = ""
+) -> tuple[Path, str]:
     prefix = f".o{uuid.uuid4().hex[:8]}-"
     path = tmp / f"{name}.toml"
     path.write_text(
@@ -41,6 +43,7 @@ def write_config(tmp: Path, es_url: str, kafka: MockKafka, topic: str, name: str
             archives=ARCHIVES,
             consolidation=CONSOLIDATION,
             service='shutdown_timeout = "20s"',
+            kafka_lines=kafka_lines,
         )
     )
     return path, prefix
