@@ -1,5 +1,7 @@
 """The command line: every command is reachable, and a run imports only its command's module."""
 
+import re
+
 import typer
 from typer.testing import CliRunner
 
@@ -33,3 +35,20 @@ def test_version_and_unknown_command():
     assert result.exit_code == 0 and __version__ in result.output
     result = runner.invoke(build_app(), ["nonsense"])
     assert result.exit_code == 2
+
+
+def test_configuration_sections_named_in_help_texts_are_shown():
+    """Help is rendered as rich markup, where ``[kafka]`` is a style tag and vanishes unless escaped."""
+    command = typer.main.get_command(build_app())
+    assert isinstance(command, typer.core.TyperGroup)
+    texts = [
+        param.help or ""
+        for sub in command.commands.values()
+        for param in sub.params
+        if isinstance(param, typer.core.TyperOption)
+    ]
+    section = re.compile(r"(?<!\\)\[(kafka|service|elasticsearch|consolidation|series|schedule)")
+    unescaped = [t for t in texts if section.search(t)]
+    assert unescaped == []
+    result = CliRunner().invoke(build_app(), ["run", "--help"], env={"COLUMNS": "200"})
+    assert "overrides [kafka] bootstrap_servers" in result.output

@@ -78,8 +78,8 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--format",
                 "-f",
-                help="Input format for --source file/stdin (Kafka topics use [kafka] format and "
-                "topic_formats): json, telegraf, influx, graphite. Default: [kafka] format.",
+                help="Input format for --source file/stdin (Kafka topics use \\[kafka] format and "
+                "topic_formats): json, telegraf, influx, graphite. Default: \\[kafka] format.",
                 show_default=False,
             ),
         ] = None,
@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--bootstrap-servers",
-                help="Kafka brokers (overrides [kafka] bootstrap_servers).",
+                help="Kafka brokers (overrides \\[kafka] bootstrap_servers).",
                 show_default=False,
             ),
         ] = None,
@@ -96,21 +96,21 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(
                 "--topic",
-                help="Kafka topic to consume; repeat for several (overrides [kafka] topics).",
+                help="Kafka topic to consume; repeat for several (overrides \\[kafka] topics).",
                 show_default=False,
             ),
         ] = None,
         group: Annotated[
             str | None,
             typer.Option(
-                "--group", help="Kafka consumer group (overrides [kafka] group_id).", show_default=False
+                "--group", help="Kafka consumer group (overrides \\[kafka] group_id).", show_default=False
             ),
         ] = None,
         listen: Annotated[
             str | None,
             typer.Option(
                 "--listen",
-                help="HOST:PORT for /metrics and /healthz (overrides [service] listen; "
+                help="HOST:PORT for /metrics and /healthz (overrides \\[service] listen; "
                 "port 0 takes a free port, logged at start).",
                 show_default=False,
             ),
