@@ -53,6 +53,7 @@ class RunOptions:
     fmt: InputFormat | None = None  # for file/stdin; Kafka uses [kafka] format / topic_formats
     lifecycle: bool = True
     listen: str | None = None  # overrides [service] listen
+    dead_letter_file: str | None = None  # for file/stdin; Kafka uses [kafka] dead_letter_topic
     kafka: KafkaOptions = field(default_factory=KafkaOptions)
 
 
@@ -108,7 +109,14 @@ def run_service(config: Config, options: RunOptions, *, install_signals: bool = 
             )
         else:
             path = options.input_path if options.source == "file" else "-"
-            loop = StreamService(config, path, options.fmt or config.kafka.format, sink, metrics)
+            loop = StreamService(
+                config,
+                path,
+                options.fmt or config.kafka.format,
+                sink,
+                metrics,
+                dead_letter_file=options.dead_letter_file,
+            )
         grace = float(config.service.health_grace)
         health = Health(
             problems_source=lambda: _problems(loop, sink, grace),

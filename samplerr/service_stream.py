@@ -10,6 +10,10 @@ process exits once Elasticsearch acknowledged everything.
 
 The wall clock (``idle_flush``) finalises windows only for live inputs (stdin, pipes, FIFOs) while
 they are quiet; a regular file is consolidated by event time alone, like a backlog.
+
+With a dead-letter file (``--dead-letter-file``), every line rejected for an input error is appended
+there as a JSON line as soon as its chunk is decoded (:mod:`samplerr.adapters.dead_letter_file`);
+a write that fails is counted and logged (rate-limited), and consumption goes on.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 
+from samplerr.adapters.dead_letter_file import DeadLetterFile
 from samplerr.adapters.files import OpenInput, iter_line_chunks, open_input
 from samplerr.core.config import Config, InputFormat
 from samplerr.core.errors import SamplerrError, SourceError
 from samplerr.metrics import ServiceMetrics
 from samplerr.pipeline import BulkBody
+from samplerr.service_logging import RateLimited
 from samplerr.service_sink import Sink
 from samplerr.service_state import PartitionState
 
@@ -52,9 +58,13 @@ class StreamService:
         *,
         wall_clock: Callable[[], float] = time.time,
         clock: Callable[[], float] = time.monotonic,
+        dead_letter_file: str | None = None,
     ) -> None:
         self.config = config
         self.path = path
+        self.dead_letter_file = dead_letter_file
+        self.dead_letters: DeadLetterFile | None = None  # open while run() runs
+        self._dead_letter_log = RateLimited(60.0, clock)
         self.sink = sink
         self.metrics = metrics
         self.state = PartitionState(config, fmt)
@@ -78,6 +88,15 @@ class StreamService:
             except SamplerrError as exc:
                 log.error("%s", exc)
                 return 1
+            if self.dead_letter_file is not None:
+                try:
+                    self.dead_letters = DeadLetterFile(self.dead_letter_file, self.path)
+                except SamplerrError as exc:
+                    log.error("%s", exc)
+                    return 1
+                stack.callback(self.dead_letters.close)
+                self.state.keep_rejected = True
+                log.info("lines rejected for an input error go to dead-letter file %s", self.dead_letter_file)
             live = _is_live(source)
             reader = threading.Thread(target=self._read, args=(source,), name="reader", daemon=True)
             reader.start()
@@ -139,6 +158,26 @@ class StreamService:
         self.metrics.events.inc(state.events - events)
         for reason, count in (state.rejected - rejected).items():
             self.metrics.rejected.labels(reason).inc(count)
+        if self.dead_letters is not None:
+            self._dead_letter(chunk, self.dead_letters)
+
+    def _dead_letter(self, chunk: bytes, dead: DeadLetterFile) -> None:
+        written, failed = dead.written.copy(), dead.failed.copy()
+        lost = dead.add(chunk, self.state.rejected_lines)
+        for reason, count in (dead.written - written).items():
+            self.metrics.dead_letters.labels(reason).inc(count)
+        for reason, count in (dead.failed - failed).items():
+            self.metrics.dead_letter_failures.labels(reason).inc(count)
+        if lost and self._dead_letter_log.ready():
+            log.error(
+                "dead-letter file %s: %d rejected lines not written (%d more failures since the last "
+                "report): %s",
+                dead.path,
+                lost,
+                self._dead_letter_log.suppressed,
+                dead.last_error,
+            )
+            self._dead_letter_log.logged()
 
     def _emit(self, bodies: list[BulkBody]) -> None:
         if bodies:
@@ -154,6 +193,15 @@ class StreamService:
             stats.late_merged,
             stats.late_dropped,
         )
+        dead = self.dead_letters
+        if dead is not None:
+            lost = sum(dead.failed.values())
+            log.info(
+                "dead-letter file %s: %d lines appended%s",
+                dead.path,
+                sum(dead.written.values()),
+                f", {lost} lost to write failures" if lost else "",
+            )
         self.metrics.late.labels("merged").inc(stats.late_merged)
         self.metrics.late.labels("dropped").inc(stats.late_dropped)
 

@@ -153,6 +153,19 @@ def register(app: typer.Typer) -> None:
                 "what one poll takes is in memory beyond --queue-mib until written.",
             ),
         ] = MAX_POLL_MESSAGES,
+        dead_letter_file: Annotated[
+            str | None,
+            typer.Option(
+                "--dead-letter-file",
+                metavar="PATH",
+                help="With --source file or stdin: append every line rejected for an input error "
+                "(not_parseable, no_value, not_finite, no_time, time_out_of_range) to PATH, one JSON "
+                'object per line: {"reason", "source" (the input path or -), "line_number", "line" '
+                "(invalid UTF-8 escaped as \\xNN)}. Write failures are counted and logged, never "
+                "fatal. Kafka uses \\[kafka] dead_letter_topic instead.",
+                show_default=False,
+            ),
+        ] = None,
         log_format: Annotated[
             LogFormatOption, typer.Option("--log-format", help="Log lines as readable text or JSON objects.")
         ] = "text",
@@ -171,6 +184,12 @@ def register(app: typer.Typer) -> None:
             fail("--source file needs --input PATH", EXIT_USAGE)
         if input_path and source != "file":
             fail("--input goes with --source file", EXIT_USAGE)
+        if dead_letter_file and source == "kafka":
+            fail(
+                "--dead-letter-file goes with --source file or stdin; "
+                "with Kafka, set [kafka] dead_letter_topic",
+                EXIT_USAGE,
+            )
         try:
             interval = parse_duration(checkpoint_interval, fixed=True).seconds
         except ValueError as exc:
@@ -181,6 +200,7 @@ def register(app: typer.Typer) -> None:
             fmt=fmt,
             lifecycle=not no_lifecycle,
             listen=listen,
+            dead_letter_file=dead_letter_file,
             kafka=KafkaOptions(
                 checkpoint_interval=float(interval),
                 discard_state=discard_state,
