@@ -98,13 +98,13 @@ class StreamService:
                 self.state.keep_rejected = True
                 log.info("lines rejected for an input error go to dead-letter file %s", self.dead_letter_file)
             live = _is_live(source)
-            reader = threading.Thread(target=self._read, args=(source,), name="reader", daemon=True)
+            reader = threading.Thread(target=self._read, args=(source, live), name="reader", daemon=True)
             reader.start()
             return self._consume(live)
 
-    def _read(self, source: OpenInput) -> None:
+    def _read(self, source: OpenInput, live: bool) -> None:
         try:
-            for chunk in iter_line_chunks(source.stream, CHUNK_BYTES):
+            for chunk in iter_line_chunks(source.stream, CHUNK_BYTES, live=live):
                 while not self._stop.is_set():
                     try:
                         self._chunks.put(chunk, timeout=0.2)

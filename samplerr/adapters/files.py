@@ -58,12 +58,21 @@ def open_input(path: str) -> Iterator[OpenInput]:
             raw.close()
 
 
-def iter_line_chunks(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-    """Yield chunks of whole lines (each ends at a newline, except possibly the last one)."""
+def iter_line_chunks(
+    stream: BinaryIO, chunk_size: int = CHUNK_SIZE, *, live: bool = False
+) -> Iterator[bytes]:
+    """Yield chunks of whole lines (each ends at a newline, except possibly the last one).
+
+    From a ``live`` input (a pipe, stdin) a chunk is what one read returns (``read1``: what is
+    there, up to ``chunk_size``), so lines are handed on as they arrive rather than once
+    ``chunk_size`` bytes have piled up; from a file, chunks are ``chunk_size`` bytes (fewer, larger
+    batches: cheaper per event).
+    """
     rest = b""
+    read = getattr(stream, "read1", stream.read) if live else stream.read
     try:
         while True:
-            block = stream.read(chunk_size)
+            block = read(chunk_size)
             if not block:
                 break
             cut = block.rfind(b"\n")

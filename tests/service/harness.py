@@ -137,6 +137,7 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     url: str | None = None
+    stdin: int | None = None  # a file descriptor for --source stdin (inherited otherwise)
 
     def start(self) -> Service:
         self.url = None
@@ -146,6 +147,7 @@ class Service:
             samplerr_command(
                 "run", "--config", str(self.config), "--no-lifecycle", "--log-format", "json", *self.extra
             ),
+            stdin=self.stdin,
             stdout=subprocess.DEVNULL,
             stderr=self._log,
             cwd=ROOT,

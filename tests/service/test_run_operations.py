@@ -4,6 +4,7 @@ two instances sharing a group — and the file and stdin sources. Separate proce
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 import uuid
@@ -222,6 +223,23 @@ def test_file_and_stdin_sources_run_to_the_end_of_input(
     # At the end of input every window is written, as `samplerr downsample` does (markers included).
     expected = by_suffix(downsample_reference(config, stream, tmp_path, keep_marker=True), prefix)
     assert_same_documents(actual, expected)
+
+
+def test_a_pipe_that_stays_open_is_consumed_as_lines_arrive(
+    tmp_path: Path, kafka: MockKafka, devserver: DevServerProcess
+):
+    """``telegraf | samplerr run --source stdin``: a few lines are taken without waiting for more."""
+    stream = make_stream(300, partitions=1, series=6, seed=15, start_s=1_795_000_000)
+    config, _ = write_config(tmp_path, devserver.url, kafka, "unused")
+    read_end, write_end = os.pipe()
+    service = Service(config, tmp_path / "pipe.log", extra=("--source", "stdin"), stdin=read_end).start()
+    os.close(read_end)
+    try:
+        os.write(write_end, b"\n".join(value for _, value in stream.messages) + b"\n")  # ~30 KiB
+        service.wait(lambda m: total(m, "samplerr_events_total") == len(stream.messages), 30, "the lines")
+    finally:
+        os.close(write_end)  # end of input: the service writes what is open and exits
+    assert service.exit_status(60) == 0
 
 
 def test_each_topic_is_read_in_its_own_format(tmp_path: Path, kafka: MockKafka, devserver: DevServerProcess):
