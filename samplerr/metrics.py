@@ -34,7 +34,7 @@ Metric names (all prefixed ``samplerr_``):
                                                       ``_ALL_BROKERS_DOWN`` …)
 ``kafka_brokers_reachable``               gauge       brokers the consumer is connected to (0 while none
                                                       answers), from librdkafka's statistics
-``dead_letters_total{reason}``            counter     rejected lines acknowledged by the dead-letter topic
+``dead_letters_total{reason}``            counter     rejected lines in the dead-letter topic (acked) or file
 ``dead_letter_failures_total{reason}``    counter     rejected lines that could not be sent there
 ``checkpoints_total{result}``             counter     partition checkpoints ``ok`` or ``failed``
 ``last_checkpoint_timestamp_seconds``     gauge       when the last checkpoint round completed
@@ -119,13 +119,13 @@ class ServiceMetrics:
         )
         self.dead_letters = Counter(
             "samplerr_dead_letters",
-            "Rejected lines acknowledged by the dead-letter topic, by reason.",
+            "Rejected lines in the dead-letter topic (acknowledged) or file, by reason.",
             ["reason"],
             registry=r,
         )
         self.dead_letter_failures = Counter(
             "samplerr_dead_letter_failures",
-            "Rejected lines that could not be sent to the dead-letter topic, by reason.",
+            "Rejected lines that could not be sent to the dead-letter topic or file, by reason.",
             ["reason"],
             registry=r,
         )
