@@ -402,6 +402,21 @@ def _dynamic_text(value: Any) -> str | None:
     return text
 
 
+def _malformed(
+    path: str, kind: str, doc_id: str, value: Any, exc: ValueRejectedError
+) -> DocumentRejectedError:
+    """Elasticsearch's answer to a value its field cannot take."""
+    return DocumentRejectedError(
+        EsError(
+            400,
+            "document_parsing_exception",
+            f"[1:2] failed to parse field [{path}] of type [{kind}] in document with id "
+            f"'{doc_id}'. Preview of field's value: '{_preview(value)}'",
+            caused_by=exc.cause,
+        )
+    )
+
+
 def _preview(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}={_preview(v)}" for k, v in value.items()) + "}"
@@ -735,15 +750,7 @@ class Mapping:
         except ValueRejectedError as exc:
             if ft.ignore_malformed:
                 return
-            raise DocumentRejectedError(
-                EsError(
-                    400,
-                    "document_parsing_exception",
-                    f"[1:2] failed to parse field [{ft.path}] of type [{ft.type}] in document with id "
-                    f"'{state.doc_id}'. Preview of field's value: '{_preview(value)}'",
-                    caused_by=exc.cause,
-                )
-            ) from exc
+            raise _malformed(ft.path, ft.type, state.doc_id, value, exc) from exc
         if ft.kind == "date" and converted is not None:
             state.dates.setdefault(ft.path, []).append(converted)
         for sub_path, sub in self._subfields(ft.path, state):
@@ -752,15 +759,7 @@ class Mapping:
             except ValueRejectedError as exc:
                 if sub.ignore_malformed:
                     continue
-                raise DocumentRejectedError(
-                    EsError(
-                        400,
-                        "document_parsing_exception",
-                        f"[1:2] failed to parse field [{sub_path}] of type [{sub.type}] in document with id "
-                        f"'{state.doc_id}'. Preview of field's value: '{_preview(value)}'",
-                        caused_by=exc.cause,
-                    )
-                ) from exc
+                raise _malformed(sub_path, sub.type, state.doc_id, value, exc) from exc
             if sub.kind == "date" and sub_value is not None:
                 state.dates.setdefault(sub_path, []).append(sub_value)
 
