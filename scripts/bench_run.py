@@ -40,7 +40,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -53,6 +52,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench_workload import DEFAULT_PATH, ensure_events_file  # noqa: E402
 
+from tests.service.harness import scrape as metrics  # noqa: E402
+from tests.service.harness import total  # noqa: E402
 from tests.service.kafka_mock import MockKafka  # noqa: E402
 
 TARGET_CPU_S_PER_MILLION = 4.0
@@ -183,21 +184,6 @@ def dev_server() -> Iterator[str]:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def metrics(url: str) -> dict[str, float]:
-    with urllib.request.urlopen(url + "/metrics", timeout=5) as answer:
-        text = answer.read().decode()
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out
-
-
-def total(sample: dict[str, float], name: str) -> float:
-    return sum(v for k, v in sample.items() if k == name or k.startswith(name + "{"))
 
 
 def one_run(kafka: MockKafka, es: str, topic: str, count: int, mode: str, work: Path) -> Result:

@@ -183,15 +183,7 @@ class Service:
 
     def metrics(self) -> dict[str, float]:
         """Metric samples by name with labels (``name{a="b"}``), from /metrics."""
-        url = self.url or self.wait_for_url()
-        with urllib.request.urlopen(url + "/metrics", timeout=5) as answer:
-            text = answer.read().decode()
-        out: dict[str, float] = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                out[name] = float(value)
-        return out
+        return scrape(self.url or self.wait_for_url())
 
     def wait(
         self, condition: Callable[[dict[str, float]], bool], timeout: float, what: str
@@ -239,6 +231,18 @@ class Service:
                 self.process.wait()
             self._log.close()
         return status
+
+
+def scrape(url: str) -> dict[str, float]:
+    """Metric samples by name with labels (``name{a="b"}``), from ``url``/metrics."""
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
 
 
 def total(metrics: dict[str, float], name: str) -> float:
