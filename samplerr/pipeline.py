@@ -6,8 +6,10 @@ one configuration. It does no I/O of its own: callers feed it bytes and receive 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from samplerr.core.config import Config, InputFormat
@@ -15,6 +17,29 @@ from samplerr.core.consolidation import Consolidator, WindowResults
 from samplerr.core.decoding import Decoder
 from samplerr.core.documents import DocumentRenderer
 from samplerr.core.events import EventBatch, SeriesRegistry
+
+
+@contextlib.contextmanager
+def deferred_collection() -> Iterator[None]:
+    """Run one batch of work with Python's cyclic garbage collector held off until its end.
+
+    The work of a batch allocates hundreds of thousands of short-lived, acyclic objects (Kafka
+    messages, decoded events, document strings). With the collector on, a young-generation pass runs
+    every 700 allocations and traverses every object of the batch still alive (a poll's tens of
+    thousands of messages), and the survivors it promotes trigger full collections: about a quarter
+    of the service's CPU per event. Held off, the objects that die during the batch never reach the
+    collector, and the first allocation after the batch runs one pass over the survivors. Cycles
+    made during the batch are collected then, so memory stays bounded by one batch. Does nothing
+    when the collector is already off.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @dataclass(frozen=True, slots=True)

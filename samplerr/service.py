@@ -75,7 +75,7 @@ from samplerr.adapters.kafka_dead_letters import DeadLetter, DeadLetterProducer,
 from samplerr.core.config import Config, InputFormat
 from samplerr.core.errors import SamplerrError, SourceError
 from samplerr.metrics import ServiceMetrics
-from samplerr.pipeline import BulkBody
+from samplerr.pipeline import BulkBody, deferred_collection
 from samplerr.service_logging import RateLimited
 from samplerr.service_sink import CheckpointRound, Sink
 from samplerr.service_state import PartitionState, StateError, state_fingerprint
@@ -195,17 +195,18 @@ class KafkaService:
         if self.sink.fatal is not None:
             raise SourceError(f"the Elasticsearch writer failed: {self.sink.fatal}")
         read = self._flow_control()
-        batches = self.source.poll(self.options.max_poll_messages, POLL_TIMEOUT) if read else []
-        for batch in batches:
-            state = self.partitions.get(batch.tp)
-            if state is None:
-                continue
-            if batch.values:
-                self._feed(state, b"\n".join(batch.values))
-                if state.rejected_lines:
-                    self._dead_letter(batch, state.rejected_lines)
-            state.next_offset = batch.next_offset
-            self._emit(state.collect())
+        with deferred_collection():
+            batches = self.source.poll(self.options.max_poll_messages, POLL_TIMEOUT) if read else []
+            for batch in batches:
+                state = self.partitions.get(batch.tp)
+                if state is None:
+                    continue
+                if batch.values:
+                    self._feed(state, b"\n".join(batch.values))
+                    if state.rejected_lines:
+                        self._dead_letter(batch, state.rejected_lines)
+                state.next_offset = batch.next_offset
+                self._emit(state.collect())
         now = self._clock()
         self.last_progress = now
         if now >= self._next_tick:

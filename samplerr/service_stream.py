@@ -32,7 +32,7 @@ from samplerr.adapters.files import OpenInput, iter_line_chunks, open_input
 from samplerr.core.config import Config, InputFormat
 from samplerr.core.errors import SamplerrError, SourceError
 from samplerr.metrics import ServiceMetrics
-from samplerr.pipeline import BulkBody
+from samplerr.pipeline import BulkBody, deferred_collection
 from samplerr.service_logging import RateLimited
 from samplerr.service_sink import Sink
 from samplerr.service_state import PartitionState
@@ -145,8 +145,9 @@ class StreamService:
                 log.info("end of input")
                 break
             last_input = self._clock()
-            self._feed(item)
-            self._emit(self.state.collect())
+            with deferred_collection():
+                self._feed(item)
+                self._emit(self.state.collect())
         self._emit(self.state.finish())
         self._report()
         return status

@@ -16,7 +16,7 @@ from samplerr.adapters.files import OpenInput, iter_line_chunks, open_input, ope
 from samplerr.commands.common import EXIT_FAILURE, EXIT_USAGE, ConfigOption, config_or_exit, fail, with_hosts
 from samplerr.core.config import Config, InputFormat
 from samplerr.core.errors import SamplerrError
-from samplerr.pipeline import BulkBody, Pipeline
+from samplerr.pipeline import BulkBody, Pipeline, deferred_collection
 
 if TYPE_CHECKING:
     from samplerr.adapters.elasticsearch import BulkReport
@@ -60,9 +60,10 @@ def run_downsample(
     """Read every line of ``source``, consolidate into every archive, hand bulk bodies to ``sink``."""
     pipeline = Pipeline(config, fmt)
     for chunk in iter_line_chunks(source.stream):
-        pipeline.feed_buffer(chunk)
-        for body in pipeline.collect():
-            sink(body)
+        with deferred_collection():
+            pipeline.feed_buffer(chunk)
+            for body in pipeline.collect():
+                sink(body)
         if on_progress is not None:
             on_progress(source.position())
     for body in pipeline.finish():
