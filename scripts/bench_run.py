@@ -107,6 +107,7 @@ class Result:
     docs: int
     floor_cpu_s: float = 0.0  # a bare consumer reading the same topic
     idle_cpu_per_s: float = 0.0  # samplerr's CPU seconds per second once everything is written
+    times_floor: float = 0.0  # samplerr's CPU / the floor's, each run next to its own floor
 
     @property
     def cpu_s_per_million(self) -> float:
@@ -130,6 +131,7 @@ class Result:
             "floor_cpu_s_per_million_events": round(self.floor_cpu_s_per_million, 3),
             "events_per_s": round(self.events_per_s),
             "events_per_cpu_s": round(self.events_per_cpu_s),
+            "times_floor": round(self.times_floor, 2),
         }
 
 
@@ -315,8 +317,13 @@ def run_bench(args: argparse.Namespace) -> dict[str, object]:
                         "queue.buffering.max.messages": 2_000_000,
                     },
                 )
-                runs = [one_run(kafka, es, topic, len(lines), mode, work) for _ in range(args.runs)]
-                floors = [floor_run(kafka, topic, len(shaped)) for _ in range(args.runs)]
+                # Each run next to its own floor: this machine's speed drifts by tens of percent
+                # over minutes, so their ratio is steadier than either figure alone.
+                runs: list[Result] = []
+                floors: list[float] = []
+                for _ in range(args.runs):
+                    floors.append(floor_run(kafka, topic, len(shaped)))
+                    runs.append(one_run(kafka, es, topic, len(lines), mode, work))
                 results.append(
                     Result(
                         mode,
@@ -328,6 +335,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, object]:
                         runs[0].docs,
                         statistics.median(floors),
                         statistics.median(r.idle_cpu_per_s for r in runs),
+                        statistics.median(r.cpu_s / f for r, f in zip(runs, floors, strict=True)),
                     )
                 )
     finally:
@@ -347,17 +355,18 @@ def run_bench(args: argparse.Namespace) -> dict[str, object]:
         )
         print(
             f"{'messages':22} {'CPU s/M events':>15} {'events/CPU-s':>13} {'events/s':>10} "
-            f"{'startup CPU s':>14} {'docs':>10} {'floor':>6} {'idle CPU %':>10}"
+            f"{'startup CPU s':>14} {'docs':>10} {'floor':>6} {'x floor':>7} {'idle CPU %':>10}"
         )
         for r in results:
             label = f"{r.mode} ({r.messages:,})"
             print(
                 f"{label:22} {r.cpu_s_per_million:15.2f} {r.events_per_cpu_s:13,.0f} {r.events_per_s:10,.0f} "
-                f"{r.startup_cpu_s:14.2f} {r.docs:10,} {r.floor_cpu_s_per_million:6.2f} "
+                f"{r.startup_cpu_s:14.2f} {r.docs:10,} {r.floor_cpu_s_per_million:6.2f} {r.times_floor:7.2f} "
                 f"{100 * r.idle_cpu_per_s:10.1f}"
             )
         print(f"target: <= {TARGET_CPU_S_PER_MILLION:g} CPU s per million events")
         print("floor: CPU s per million events of a bare consumer (consume + value()) on the same topic")
+        print("x floor: samplerr's CPU / the floor's, each run measured right after its own floor")
         print(f"idle CPU %: samplerr's CPU use once all is written ({IDLE_S:g} s, state held, one scrape)")
     return report
 
