@@ -955,3 +955,72 @@ def test_influx_quick_split_agrees_with_the_careful_one(lines):
         line = line.strip()
         if b"\\" not in line and b'"' not in line:
             assert split_line(line) == split_line_carefully(line)
+
+
+_BLANKS = st.sampled_from([b"", b" ", b"\t", b"\r", b" \t\r "])
+
+
+@PROPERTY
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(
+                st.sampled_from(["a", "b", "web-1"]),
+                st.integers(MIN_TIME_MS // 1000, MAX_TIME_MS // 1000 - 1),
+                st.floats(-1e300, 1e300),
+            ),
+            _BLANKS,
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.booleans(),
+)
+def test_blank_lines_in_a_buffer_are_skipped_on_the_whole_batch_path_too(items, trailing):
+    """Chunks of files end with a newline and Kafka messages often do: the batch stays whole."""
+    lines = [
+        item
+        if isinstance(item, bytes)
+        else json.dumps({"host": item[0], "service": "s", "time": item[1], "metric": item[2]}).encode()
+        for item in items
+    ]
+    buffer = b"\n".join(lines) + (b"\n" if trailing else b"")
+    expected = _decode_in_pieces("json", lines, list(range(len(lines))), as_buffer=False)  # line by line
+    registry = SeriesRegistry()
+    batch = Decoder("json", SeriesSettings(), registry).decode_buffer(buffer)
+    got = [
+        (registry.key(int(sid)), int(ms), float(value))
+        for sid, ms, value in zip(batch.series, batch.times_ms, batch.values, strict=True)
+    ]
+    assert (got, batch.rejected) == expected
+
+
+def test_a_buffer_ending_with_a_newline_takes_the_whole_batch_path(monkeypatch):
+    from samplerr.core import decoding_json
+
+    lines = [
+        json.dumps({"host": "h", "service": "s", "time": 1.7e9 + i, "metric": i}).encode() for i in range(50)
+    ]
+    decoder = Decoder("json", SeriesSettings(), SeriesRegistry())
+    decoder.decode_buffer(b"\n".join(lines))  # the series is known from here on
+
+    def line_by_line(*args: object) -> object:
+        raise AssertionError("a line was decoded on its own")
+
+    monkeypatch.setattr(decoding_json, "_COMMON", _OnlyWhole(decoding_json._COMMON))
+    monkeypatch.setattr(decoding_json.RiemannJsonDecoder, "_careful", line_by_line)
+    batch = decoder.decode_buffer(b"\n".join(lines) + b"\n\n")
+    assert len(batch) == 50
+
+
+class _OnlyWhole:
+    """msgspec's decoder, refusing to decode one line at a time."""
+
+    def __init__(self, decoder: object) -> None:
+        self._decoder = decoder
+
+    def decode_lines(self, data: bytes) -> object:
+        return self._decoder.decode_lines(data)  # type: ignore[attr-defined]
+
+    def decode(self, data: bytes) -> object:
+        raise AssertionError("a line was decoded on its own")
