@@ -185,9 +185,12 @@ class RiemannJsonDecoder:
         if len(events) != len(lines):
             # msgspec skips blank lines (a chunk's final newline, messages that end with one):
             # so are they here, silently, as on the careful path.
-            lines = [line for line in lines if line.strip()]
+            if lines and not lines[-1]:
+                lines = lines[:-1]
             if len(events) != len(lines):
-                return False
+                lines = [line for line in lines if line.strip()]
+                if len(events) != len(lines):
+                    return False
         get = self._cache.get
         try:
             sids = [get((e.host, e.service), _MISS) for e in events]
