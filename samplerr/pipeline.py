@@ -80,9 +80,14 @@ class Pipeline:
         )
         self.counters = PipelineCounters(docs_per_archive=[0] * len(config.archives))
 
-    def feed_buffer(self, data: bytes) -> None:
-        """Decode a chunk of whole newline-separated lines and consolidate its events."""
-        self._add(self.decoder.decode_buffer(data))
+    def feed_buffer(self, data: bytes) -> list[tuple[str, bytes]]:
+        """Decode a chunk of whole newline-separated lines and consolidate its events.
+
+        Returns ``(reason, line)`` of each line rejected for an input error when the decoder keeps
+        them (``decoder.keep_rejected``), else an empty list."""
+        batch = self.decoder.decode_buffer(data)
+        self._add(batch)
+        return batch.rejected_lines
 
     def feed_lines(self, lines: Iterable[bytes]) -> None:
         """Decode lines (one event line each, Kafka messages split on newlines) and consolidate them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
+from samplerr.adapters.dead_letter_file import DeadLetterFile
 from samplerr.adapters.files import OpenInput, iter_line_chunks, open_input, open_output
 from samplerr.commands.common import EXIT_FAILURE, EXIT_USAGE, ConfigOption, config_or_exit, fail, with_hosts
 from samplerr.core.config import Config, InputFormat
@@ -32,9 +34,11 @@ class DownsampleSummary:
     docs_per_archive: dict[str, int]
     late_merged: int
     late_dropped: int
+    dead_letters: dict[str, int] | None = None  # lines appended to the dead-letter file, by reason
+    dead_letters_lost: dict[str, int] | None = None  # lines that failed to be appended, by reason
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "events": self.events,
             "rejected": self.rejected,
             "rejected_total": sum(self.rejected.values()),
@@ -43,6 +47,10 @@ class DownsampleSummary:
             "late_merged": self.late_merged,
             "late_dropped": self.late_dropped,
         }
+        if self.dead_letters is not None:
+            out["dead_letters"] = self.dead_letters
+            out["dead_letters_lost"] = self.dead_letters_lost or {}
+        return out
 
 
 def archive_label(config: Config, number: int) -> str:
@@ -56,12 +64,17 @@ def run_downsample(
     fmt: InputFormat,
     sink: BodySink,
     on_progress: Callable[[int], None] | None = None,
+    dead_letters: DeadLetterFile | None = None,
 ) -> DownsampleSummary:
-    """Read every line of ``source``, consolidate into every archive, hand bulk bodies to ``sink``."""
+    """Read every line of ``source``, consolidate into every archive, hand bulk bodies to ``sink``;
+    append the lines rejected for an input error to ``dead_letters`` when given."""
     pipeline = Pipeline(config, fmt)
+    pipeline.decoder.keep_rejected = dead_letters is not None
     for chunk in iter_line_chunks(source.stream):
         with deferred_collection():
-            pipeline.feed_buffer(chunk)
+            rejected = pipeline.feed_buffer(chunk)
+            if dead_letters is not None:
+                dead_letters.add(chunk, rejected)
             for body in pipeline.collect():
                 sink(body)
         if on_progress is not None:
@@ -77,6 +90,8 @@ def run_downsample(
         },
         late_merged=int(stats.late_merged),
         late_dropped=int(stats.late_dropped),
+        dead_letters=None if dead_letters is None else dict(sorted(dead_letters.written.items())),
+        dead_letters_lost=None if dead_letters is None else dict(sorted(dead_letters.failed.items())),
     )
 
 
@@ -88,6 +103,12 @@ def print_summary(summary: DownsampleSummary, console: Console) -> None:
     console.print(f"late events merged: {summary.late_merged:,}, dropped: {summary.late_dropped:,}")
     for label, docs in summary.docs_per_archive.items():
         console.print(f"documents for archive {label}: {docs:,}")
+    if summary.dead_letters is not None:
+        lost = sum((summary.dead_letters_lost or {}).values())
+        console.print(
+            f"rejected lines appended to the dead-letter file: {sum(summary.dead_letters.values()):,}"
+            + (f", NOT appended (write failed): {lost:,}" if lost else "")
+        )
 
 
 def _file_sink(out: BinaryIO) -> BodySink:
@@ -135,6 +156,18 @@ def register(app: typer.Typer) -> None:
         summary_json: Annotated[
             bool, typer.Option("--json", help="Write the summary to stderr as one JSON object.")
         ] = False,
+        dead_letter_file: Annotated[
+            str | None,
+            typer.Option(
+                "--dead-letter-file",
+                metavar="PATH",
+                help="Append every line rejected for an input error (not_parseable, no_value, "
+                "not_finite, no_time, time_out_of_range) to PATH, one JSON object per line: "
+                '{"reason", "source" (the input path or -), "line_number", "line" (invalid UTF-8 '
+                "escaped as \\xNN)}. The exit code is 1 if any of them could not be written.",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """Consolidate events offline into every archive (backfills, inspection).
 
@@ -152,12 +185,17 @@ def register(app: typer.Typer) -> None:
                 fail(f"--es: {exc}", EXIT_USAGE)
         written: BulkReport | None = None
         try:
-            with open_input(input_path) as source:
+            with contextlib.ExitStack() as stack:
+                source = stack.enter_context(open_input(input_path))
+                dead = None
+                if dead_letter_file is not None:
+                    dead = DeadLetterFile(dead_letter_file, input_path)
+                    stack.callback(dead.close)
                 if es:
-                    summary, written = _downsample_to_es(config, source, fmt, err)
+                    summary, written = _downsample_to_es(config, source, fmt, err, dead)
                 else:
-                    with open_output(output) as out_stream:
-                        summary = _run_with_progress(config, source, fmt, _file_sink(out_stream), err)
+                    out_stream = stack.enter_context(open_output(output))
+                    summary = _run_with_progress(config, source, fmt, _file_sink(out_stream), err, dead)
         except (SamplerrError, OSError) as exc:
             fail(str(exc), EXIT_FAILURE)
         report = summary.as_dict()
@@ -181,10 +219,16 @@ def register(app: typer.Typer) -> None:
         if written is not None and written.docs_failed_total:
             reasons = ", ".join(f"{kind} {n:,}" for kind, n in written.docs_failed.items())
             fail(f"Elasticsearch refused {written.docs_failed_total:,} documents ({reasons})", EXIT_FAILURE)
+        if dead is not None and dead.failed:
+            fail(
+                f"--dead-letter-file {dead_letter_file}: {sum(dead.failed.values()):,} rejected lines could "
+                f"not be appended: {dead.last_error}",
+                EXIT_FAILURE,
+            )
 
 
 def _downsample_to_es(
-    config: Config, source: OpenInput, fmt: InputFormat, err: Console
+    config: Config, source: OpenInput, fmt: InputFormat, err: Console, dead: DeadLetterFile | None
 ) -> tuple[DownsampleSummary, BulkReport]:
     """Downsample into Elasticsearch: template first, then every body through the bulk writer."""
     # Imported here: the Elasticsearch client takes a noticeable share of a file run's start-up.
@@ -197,16 +241,21 @@ def _downsample_to_es(
         def send(body: BulkBody) -> None:
             writer.write(body.body)
 
-        summary = _run_with_progress(config, source, fmt, send, err)
+        summary = _run_with_progress(config, source, fmt, send, err, dead)
         return summary, writer.totals
 
 
 def _run_with_progress(
-    config: Config, source: OpenInput, fmt: InputFormat, sink: BodySink, err: Console
+    config: Config,
+    source: OpenInput,
+    fmt: InputFormat,
+    sink: BodySink,
+    err: Console,
+    dead: DeadLetterFile | None = None,
 ) -> DownsampleSummary:
     """Run with a progress bar when stderr is a terminal and the input size is known."""
     if not err.is_terminal or source.size is None:
-        return run_downsample(config, source, fmt, sink)
+        return run_downsample(config, source, fmt, sink, dead_letters=dead)
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -218,5 +267,10 @@ def _run_with_progress(
     ) as progress:
         task = progress.add_task(f"downsampling {source.name}", total=source.size)
         return run_downsample(
-            config, source, fmt, sink, on_progress=lambda pos: progress.update(task, completed=pos)
+            config,
+            source,
+            fmt,
+            sink,
+            on_progress=lambda pos: progress.update(task, completed=pos),
+            dead_letters=dead,
         )

@@ -127,3 +127,53 @@ def test_downsample_missing_input_is_a_failure_not_a_traceback(tmp_path: Path) -
     assert result.returncode == 1
     assert "Traceback" not in result.stderr.decode()
     assert "nope.jsonl" in result.stderr.decode()
+
+
+BAD_AND_GOOD = [
+    b'{"host":"a","service":"s","metric":1.5,"time":1795305600}',
+    b"\xff\xfe not utf-8",
+    b'{"host":"a","service":"s","metric":1e999,"time":1795305605}',
+    b"",
+    b'{"host":"a","service":"s","time":1795305605}',
+    b'{"host":"a","service":"s","metric":2.5,"time":1795305605}',
+    b'{"host":"a","service":"s","metric":1,"time":32503680000000}',
+]
+
+
+def test_downsample_appends_each_rejected_line_to_the_dead_letter_file(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(BAD_AND_GOOD) + b"\n")
+    dead = tmp_path / "dead.jsonl"
+    dead.write_bytes(b'{"earlier": "run"}\n')  # appended to, never truncated
+    args = ["downsample", "--config", str(ROOT / "archives.toml"), "--input", str(source)]
+    result = run_samplerr(*args, "--output", "/dev/null", "--dead-letter-file", str(dead), "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    summary = json.loads(result.stderr.decode().strip().splitlines()[-1])
+    assert summary["events"] == 2
+    assert summary["dead_letters"] == {
+        "no_value": 1,
+        "not_finite": 1,
+        "not_parseable": 1,
+        "time_out_of_range": 1,
+    }
+    assert summary["dead_letters_lost"] == {}
+    records = [json.loads(line) for line in dead.read_bytes().splitlines()]
+    assert records[0] == {"earlier": "run"}
+    assert [(r["reason"], r["line_number"], r["source"]) for r in records[1:]] == [
+        ("not_parseable", 2, str(source)),
+        ("not_finite", 3, str(source)),
+        ("no_value", 5, str(source)),
+        ("time_out_of_range", 7, str(source)),
+    ]
+    assert records[2]["line"] == BAD_AND_GOOD[2].decode()
+    assert records[1]["line"] == "\\xff\\xfe not utf-8"
+
+
+def test_downsample_fails_when_rejected_lines_cannot_be_written() -> None:
+    args = ["downsample", "--config", str(ROOT / "archives.toml"), "--dead-letter-file", "/dev/full"]
+    result = run_samplerr(*args, stdin=b"\n".join(BAD_AND_GOOD))
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    assert "Traceback" not in err
+    assert "4 rejected lines could not be appended" in err and "/dev/full" in err
+    assert len(parse_bulk(result.stdout)) > 0  # the valid events were still consolidated
