@@ -234,7 +234,7 @@ class MetricsServer:
         self._server.metrics = metrics
         self._server.health = health
         self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.1,), name="metrics", daemon=True
+            target=self._server.serve_forever, args=(0.5,), name="metrics", daemon=True
         )
 
     @property

@@ -82,9 +82,9 @@ from samplerr.service_state import PartitionState, StateError, state_fingerprint
 
 log = logging.getLogger(__name__)
 
-POLL_TIMEOUT = 0.1  # seconds a poll waits for messages
+POLL_TIMEOUT = 0.25  # seconds a poll waits for messages (and the longest a stop request waits)
 MAX_POLL_MESSAGES = 50_000  # per poll (larger polls cost less per event; librdkafka bounds its prefetch)
-TICK = 0.5  # seconds between wall-clock flushes, lag and metrics updates
+TICK = 1.0  # seconds between wall-clock flushes, lag and metrics updates
 COMPACT_EVERY = 60.0  # seconds between checks for idle series to evict
 BRIEF_WAIT = 10.0  # seconds the loop stops reading when Elasticsearch is behind, before it pauses
 REVOKE_WAIT = 10.0  # seconds a revocation waits for its checkpoint at most
