@@ -243,19 +243,7 @@ class BulkWriter:
         deadline = None if timeout is None else self._clock() + timeout
         tally = _Tally()
         try:
-            if docs is not None and body and docs <= self.max_docs and len(body) <= self.max_bytes:
-                try:
-                    self._write_chunk(body, None, docs, tally, deadline)
-                except _GiveUp as give_up:
-                    message = f"{give_up.pending_docs} of {docs} documents not written ({give_up.why})"
-                    raise BulkIncompleteError(
-                        message,
-                        report=tally.report(),
-                        unwritten=give_up.pending,
-                        unwritten_docs=give_up.pending_docs,
-                    ) from give_up.cause
-            else:
-                self._write_chunks(body, tally, deadline)
+            self._write_chunks(body, docs, tally, deadline)
         finally:
             report = tally.report()
             with self._totals_lock:
@@ -269,26 +257,35 @@ class BulkWriter:
                 )
         return tally.report()
 
-    def _write_chunks(self, body: bytes, tally: _Tally, deadline: float | None) -> None:
-        """``body`` cut at document ends into requests within the limits, written in order."""
-        ends = document_ends(body)
-        chunks = plan_chunks(ends, self.max_docs, self.max_bytes) if ends.size else []
+    def _write_chunks(self, body: bytes, docs: int | None, tally: _Tally, deadline: float | None) -> None:
+        """``body`` in requests within the limits, written in order: as it is when ``docs`` says it
+        fits in one, else cut at its document ends."""
+        ends: Ends | None = None
+        if docs is not None and body and docs <= self.max_docs and len(body) <= self.max_bytes:
+            chunks = [(0, docs)]
+            total = docs
+        else:
+            ends = document_ends(body)
+            chunks = plan_chunks(ends, self.max_docs, self.max_bytes) if ends.size else []
+            total = int(ends.size)
         for number, (first, stop) in enumerate(chunks):
-            offset = int(ends[first - 1]) if first else 0
-            chunk = body[offset : int(ends[stop - 1])]
-            try:
-                self._write_chunk(chunk, ends[first:stop] - offset, stop - first, tally, deadline)
-            except _GiveUp as give_up:
+            if ends is None:
+                chunk, chunk_ends, rest_offset = body, None, len(body)
+            else:
+                offset = int(ends[first - 1]) if first else 0
                 rest_offset = int(ends[stop - 1])
-                rest_docs = int(ends.size) - stop
+                chunk, chunk_ends = body[offset:rest_offset], ends[first:stop] - offset
+            try:
+                self._write_chunk(chunk, chunk_ends, stop - first, tally, deadline)
+            except _GiveUp as give_up:
                 unwritten = give_up.pending + body[rest_offset:]
-                unwritten_docs = give_up.pending_docs + rest_docs
-                message = (
-                    f"{unwritten_docs} of {ends.size} documents not written ({give_up.why}); "
-                    f"chunk {number + 1} of {len(chunks)}"
-                )
+                unwritten_docs = give_up.pending_docs + total - stop
+                where = f"; chunk {number + 1} of {len(chunks)}" if len(chunks) > 1 else ""
                 raise BulkIncompleteError(
-                    message, report=tally.report(), unwritten=unwritten, unwritten_docs=unwritten_docs
+                    f"{unwritten_docs} of {total} documents not written ({give_up.why}){where}",
+                    report=tally.report(),
+                    unwritten=unwritten,
+                    unwritten_docs=unwritten_docs,
                 ) from give_up.cause
 
     def _write_chunk(
