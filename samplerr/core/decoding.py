@@ -164,6 +164,10 @@ class Decoder:
 
     def decode_buffer(self, data: bytes) -> EventBatch:
         """Decode a chunk of whole lines separated by ``\\n`` (the last one may lack it)."""
+        if isinstance(self._format, RiemannJsonDecoder) and _lines_fit(data):
+            out = BatchBuilder(keep_rejected=self.keep_rejected)
+            if self._format.decode_buffer(data, out):  # without splitting it, when it can
+                return out.build()
         return self._decode(data.split(b"\n"), may_be_long=len(data) > MAX_LINE_BYTES)
 
     def _decode(self, items: list[bytes], *, may_be_long: bool) -> EventBatch:
@@ -181,3 +185,15 @@ class Decoder:
         elif items:
             self._format.decode(items, out)
         return out.build()
+
+
+def _lines_fit(data: bytes, limit: int = MAX_LINE_BYTES) -> bool:
+    """Whether no line of ``data`` can be longer than ``limit`` bytes, without splitting it.
+
+    A longer line would cover a whole window ``[k·h, (k+1)·h)`` of ``h = limit // 2`` bytes, so
+    it is enough that each such window holds a newline (False may also mean that a line is
+    merely long: the caller then looks at each line)."""
+    half = max(1, limit // 2)
+    return len(data) <= limit or all(
+        data.find(b"\n", start, start + half) >= 0 for start in range(0, len(data) - half + 1, half)
+    )

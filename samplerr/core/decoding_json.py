@@ -136,7 +136,7 @@ class RiemannJsonDecoder:
     # -- the per-line loop --------------------------------------------------------------------------
 
     def decode(self, lines: Sequence[bytes], out: BatchBuilder) -> None:
-        if self._needed == ("host", "service") and self._decode_whole(lines, out):
+        if self._needed == ("host", "service") and self._decode_whole(b"\n".join(lines), lambda: lines, out):
             return
         sids: list[int] = []
         times: list[object] = []
@@ -170,27 +170,45 @@ class RiemannJsonDecoder:
                 add_sid(sid)
                 add_time(moment)
                 add_metric(metric)
-        self._finish(lines, sids, times, metrics, out)
+        self._finish(lambda: lines, sids, times, metrics, out)
 
-    def _decode_whole(self, lines: Sequence[bytes], out: BatchBuilder) -> bool:
+    def decode_buffer(self, data: bytes, out: BatchBuilder) -> bool:
+        """Decode a buffer of lines separated by ``\\n`` without splitting it when it is all ASCII
+        events, one per line (it is split only if a line needs a closer look). False (nothing
+        done) when the buffer must go through :meth:`decode` line by line."""
+        if self._needed != ("host", "service"):
+            return False
+        split: list[list[bytes]] = []
+
+        def lines() -> list[bytes]:
+            if not split:
+                split.append(data.split(b"\n"))
+            return split[0]
+
+        return self._decode_whole(data, lines, out)
+
+    def _decode_whole(
+        self, joined: bytes, lines_of: Callable[[], Sequence[bytes]], out: BatchBuilder
+    ) -> bool:
         """The common case of the common case, without a Python loop per line: an all-ASCII batch
-        that msgspec reads whole, one event per line. False (nothing done) when that is not so."""
-        joined = b"\n".join(lines)
+        that msgspec reads whole, one event per line. False (nothing done) when that is not so.
+
+        ``joined`` is the lines joined by ``\\n``; ``lines_of()`` gives them as a list, and is
+        only called when some line must be looked at alone."""
         if not joined.isascii():
             return False
         try:
             events = _COMMON.decode_lines(joined)
         except _FAST_FAILURES:
             return False
-        if len(events) != len(lines):
-            # msgspec skips blank lines (a chunk's final newline, messages that end with one):
-            # so are they here, silently, as on the careful path.
-            if lines and not lines[-1]:
-                lines = lines[:-1]
-            if len(events) != len(lines):
-                lines = [line for line in lines if line.strip()]
-                if len(events) != len(lines):
-                    return False
+        # msgspec skips blank lines (a chunk's final newline, messages that end with one): so
+        # are they here, silently, as on the careful path.
+        count = joined.count(b"\n") + 1
+        if len(events) != count and not (len(events) == count - 1 and joined.endswith(b"\n")):
+            kept = [line for line in lines_of() if line.strip()]
+            if len(events) != len(kept):
+                return False
+            lines_of = lambda: kept  # noqa: E731 # the lines of the events, in order
         get = self._cache.get
         try:
             sids = [get((e.host, e.service), _MISS) for e in events]
@@ -199,10 +217,10 @@ class RiemannJsonDecoder:
         times = [e.time for e in events]
         metrics = [e.metric for e in events]
         if _MISS in sids:
-            careful = self._careful
+            careful, lines = self._careful, lines_of()
             for index in [i for i, sid in enumerate(sids) if sid == _MISS]:
                 sids[index], times[index], metrics[index] = careful(lines[index])
-        self._finish(lines, sids, times, metrics, out)
+        self._finish(lines_of, sids, times, metrics, out)
         return True
 
     def _careful(self, line: bytes) -> tuple[int, object, object]:
@@ -245,12 +263,14 @@ class RiemannJsonDecoder:
 
     def _finish(
         self,
-        lines: Sequence[bytes],
+        lines_of: Callable[[], Sequence[bytes]],
         sids: list[int],
         times: list[object],
         metrics: list[object],
         out: BatchBuilder,
     ) -> None:
+        """Check and convert the batch's columns; ``lines_of()`` (the lines, index for index) is
+        only called when a line is rejected or needs a closer look."""
         series = np.array(sids, dtype=np.int64)
         line_code = np.zeros(len(sids), dtype=np.int8)
         line_code[series == FILTERED] = IS_FILTERED
@@ -260,20 +280,22 @@ class RiemannJsonDecoder:
 
         def event_at(index: int) -> Event | None:
             if index not in events:
-                events[index] = load_event(lines[index])
+                events[index] = load_event(lines_of()[index])
             return events[index]
 
         values, value_code = self._values(metrics, line_code, event_at)
         times_ms, time_code = self._times(times, line_code, event_at)
         code = np.maximum(np.maximum(line_code, value_code), time_code)
         counts = np.bincount(code, minlength=EMPTY + 1)
-        for reason_code, reason in REASONS.items():
-            if counts[reason_code]:
-                examples = np.flatnonzero(code == reason_code)[:3]
-                out.reject_many(reason, int(counts[reason_code]), [lines[i] for i in examples])
-        if out.keep_rejected and counts[OK] + counts[EMPTY] < len(code):
-            for index in np.flatnonzero((code != OK) & (code != EMPTY)).tolist():
-                out.keep_line(REASONS[int(code[index])], lines[index])
+        if counts[OK] + counts[EMPTY] < len(code):  # some lines are rejected
+            lines = lines_of()
+            for reason_code, reason in REASONS.items():
+                if counts[reason_code]:
+                    examples = np.flatnonzero(code == reason_code)[:3]
+                    out.reject_many(reason, int(counts[reason_code]), [lines[i] for i in examples])
+            if out.keep_rejected:
+                for index in np.flatnonzero((code != OK) & (code != EMPTY)).tolist():
+                    out.keep_line(REASONS[int(code[index])], lines[index])
         keep = code == OK
         out.add_columns(series[keep], times_ms[keep], values[keep])
 

@@ -1024,3 +1024,75 @@ class _OnlyWhole:
 
     def decode(self, data: bytes) -> object:
         raise AssertionError("a line was decoded on its own")
+
+
+@PROPERTY
+@given(
+    lengths=st.lists(st.integers(0, 40), max_size=30),
+    limit=st.integers(2, 30),
+    final_newline=st.booleans(),
+)
+def test_lines_fit_never_passes_a_line_over_the_limit(lengths, limit, final_newline):
+    from samplerr.core.decoding import _lines_fit
+
+    data = b"\n".join(b"x" * n for n in lengths) + (b"\n" if final_newline else b"")
+    longest = max(map(len, data.split(b"\n")))
+    if _lines_fit(data, limit):
+        assert longest <= limit
+    if longest < limit // 2:  # short lines always fit: the buffer is not split for nothing
+        assert _lines_fit(data, limit)
+
+
+@PROPERTY
+@given(
+    items=st.lists(
+        st.one_of(riemann_lines(), st.sampled_from([b"", b"  ", b"{", b'{"host":"h"}', b"[1]"])),
+        max_size=25,
+    ),
+    final_newline=st.booleans(),
+)
+@example(
+    items=[b"", b'{"host":"h"}', b'{"host":"a","service":"b","time":1.7e9,"metric":2}'], final_newline=False
+)
+def test_a_buffer_decodes_as_its_lines_rejections_included(items, final_newline):
+    """decode_buffer splits a buffer only when a line needs a closer look: the same events,
+    counts and kept lines as decoding its lines one at a time, the same examples as a list."""
+    buffer = b"\n".join(items) + (b"\n" if final_newline else b"")
+    outcomes = []
+    for how in ("buffer", "list", "alone"):
+        registry = SeriesRegistry()
+        decoder = Decoder("json", SeriesSettings(), registry, keep_rejected=True)
+        decoder.decode_buffer(b'{"host":"a","service":"b","time":1.7e9,"metric":1}')  # a cached series
+        if how == "alone":
+            batches = [decoder.decode_lines([line]) for line in buffer.split(b"\n")]
+        else:
+            batches = [
+                decoder.decode_buffer(buffer)
+                if how == "buffer"
+                else decoder.decode_lines(buffer.split(b"\n"))
+            ]
+        events, rejected, kept, examples = [], Counter(), [], []
+        for batch in batches:
+            events += [
+                (registry.key(int(sid)), int(ms), float(value))
+                for sid, ms, value in zip(batch.series, batch.times_ms, batch.values, strict=True)
+            ]
+            rejected += batch.rejected
+            kept += batch.rejected_lines
+            examples.append(batch.reject_examples)
+        outcomes.append((events, rejected, kept, examples if how != "alone" else None))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][:3] == outcomes[2][:3]
+
+
+def test_a_long_buffer_of_short_lines_is_decoded_whole(monkeypatch):
+    """Over MAX_LINE_BYTES in all, but every line short: not split into lines."""
+    from samplerr.core import decoding_json
+
+    line = json.dumps({"host": "h", "service": "s", "time": 1.7e9, "metric": 1.0}).encode()
+    decoder = Decoder("json", SeriesSettings(), SeriesRegistry())
+    decoder.decode_buffer(line)  # the series is known from here on
+    buffer = b"\n".join([line] * (2 * MAX_LINE_BYTES // len(line)))
+    monkeypatch.setattr(decoding_json, "_COMMON", _OnlyWhole(decoding_json._COMMON))
+    monkeypatch.setattr(decoding_json.RiemannJsonDecoder, "decode", None)  # the line-by-line way
+    assert len(decoder.decode_buffer(buffer)) == buffer.count(b"\n") + 1
