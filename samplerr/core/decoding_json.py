@@ -123,7 +123,7 @@ def metric_value(metric: object, event: Event | None) -> tuple[float, int]:
 class RiemannJsonDecoder:
     """Decodes lines of Riemann JSON into a :class:`BatchBuilder`."""
 
-    __slots__ = ("_cache", "_iso_ms", "_mapper", "_needed", "_unit")
+    __slots__ = ("_by_service", "_cache", "_iso_ms", "_mapper", "_needed", "_unit")
 
     def __init__(self, mapper: SeriesMapper, unit: str) -> None:
         assert mapper.needed_fields is not None  # JSON always has a key: host+service by default
@@ -131,6 +131,9 @@ class RiemannJsonDecoder:
         self._needed = mapper.needed_fields
         self._unit = unit
         self._cache: dict[tuple[object, ...], int] = {}
+        # the same entries as _cache when the key is host + service, as {service: {host: sid}}:
+        # two lookups of the values as they come cost less than building a tuple to look up
+        self._by_service: dict[object, dict[object, int]] = {}
         self._iso_ms = IsoTimeCache()
 
     # -- the per-line loop --------------------------------------------------------------------------
@@ -209,11 +212,15 @@ class RiemannJsonDecoder:
             if len(events) != len(kept):
                 return False
             lines_of = lambda: kept  # noqa: E731 # the lines of the events, in order
-        get = self._cache.get
         try:
-            sids = [get((e.host, e.service), _MISS) for e in events]
-        except TypeError:  # an unhashable key value
-            return False
+            by_service = self._by_service
+            sids = [by_service[e.service][e.host] for e in events]
+        except (KeyError, TypeError):  # a series not seen yet (or an unhashable key value)
+            get = self._cache.get
+            try:
+                sids = [get((e.host, e.service), _MISS) for e in events]
+            except TypeError:  # an unhashable key value
+                return False
         times = [e.time for e in events]
         metrics = [e.metric for e in events]
         if _MISS in sids:
@@ -256,7 +263,10 @@ class RiemannJsonDecoder:
         ):
             if len(self._cache) >= CACHE_LIMIT:
                 self._cache.clear()
+                self._by_service.clear()
             self._cache[raw] = sid
+            if self._needed == ("host", "service"):
+                self._by_service.setdefault(raw[1], {})[raw[0]] = sid
         return sid
 
     # -- whole-batch checks -------------------------------------------------------------------------

@@ -761,7 +761,8 @@ def riemann_lines(draw: st.DrawFn) -> bytes:
     if draw(st.integers(0, 9)) == 0:
         return draw(_garbage)
     event: dict[str, object] = {}
-    host_service = st.sampled_from(["a", "b", "", None])  # few: series repeat
+    # few: series repeat; numbers and booleans equal as dict keys (1, 1.0, True) but not as texts
+    host_service = st.sampled_from(["a", "b", "", None, 1, 1.0, True, "1", "True", [1]])
     for name, values in (
         ("host", host_service),
         ("service", host_service),
