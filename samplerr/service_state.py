@@ -139,14 +139,12 @@ class PartitionState:
     def snapshot(self) -> bytes:
         """The state as bytes (see the module docstring)."""
         pipe = self.pipeline
-        ids = pipe.consolidator.series_ids()
         key_of = pipe.registry.key
         header = {
             "fingerprint": state_fingerprint(self.config, self.fmt),
-            "series": [[int(sid), key_of(int(sid))] for sid in ids],
+            "series": [[sid, key_of(sid)] for sid in pipe.consolidator.series_ids().tolist()],
         }
-        body = orjson.dumps(header) + b"\n" + pipe.consolidator.snapshot()
-        return STATE_MAGIC + body
+        return b"".join((STATE_MAGIC, orjson.dumps(header), b"\n", pipe.consolidator.snapshot()))
 
     @classmethod
     def restore(cls, config: Config, fmt: InputFormat, data: bytes) -> PartitionState:

@@ -241,9 +241,10 @@ class ArchiveState:
 
     # -- snapshots ------------------------------------------------------------------------------
 
-    def live_columns(self) -> dict[str, Column]:
-        """Copies of the live rows of every column."""
-        return {name: self.columns[name][self.head : self.tail].copy() for name in self.names}
+    def live_columns(self, *, copy: bool = True) -> dict[str, Column]:
+        """The live rows of every column: copies, or views (valid until the state changes)."""
+        live = {name: self.columns[name][self.head : self.tail] for name in self.names}
+        return {name: col.copy() for name, col in live.items()} if copy else live
 
     @classmethod
     def from_columns(cls, aggregates: frozenset[Aggregate], columns: dict[str, Column]) -> ArchiveState:

@@ -565,3 +565,28 @@ def test_a_wide_batch_takes_the_unpacked_sort_and_agrees() -> None:
     assert set(got) == set(expected)
     for key, exact in expected.items():
         assert_matches(got[key], exact, key)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    events=st.lists(
+        st.tuples(
+            st.one_of(st.integers(0, 50), st.integers(0, 2**31 - 1)),  # dense ids, and sparse ones
+            st.floats(0, 3000),
+            st.floats(-1e6, 1e6),
+        ),
+        max_size=40,
+    ),
+    now=st.one_of(st.none(), st.floats(0, 4000)),
+)
+def test_series_ids_are_those_with_windows(events, now) -> None:
+    cons = consolidator((20, 60))
+    cons.add(batch(events))
+    if now is not None:
+        cons.collect(T0 + now)  # some windows forgotten, others held
+    expected = sorted(
+        {int(key) & ((1 << 31) - 1) for state in cons._states for key in state.keys}
+    )
+    ids = cons.series_ids()
+    assert ids.dtype == np.int64
+    assert ids.tolist() == expected
