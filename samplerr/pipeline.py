@@ -18,6 +18,34 @@ from samplerr.core.decoding import Decoder
 from samplerr.core.documents import DocumentRenderer
 from samplerr.core.events import EventBatch, SeriesRegistry
 
+# Bytes of lines decoded and consolidated at a time. Per event, a batch costs least at a few
+# thousand events: fewer, and the fixed costs of each call weigh; many more, and its columns and
+# objects no longer fit the CPU's caches (the bench workload, 85-byte events, measured per event
+# with all stages: 1.5 µs in pieces of 6,000 events, 1.6 at 25,000, 3.0 at 125,000).
+FEED_BYTES = 512 * 1024
+
+
+def cut_lines(data: bytes, size: int = FEED_BYTES) -> Iterator[bytes]:
+    """``data`` (newline-separated lines) in pieces of about ``size`` bytes, each made of whole lines.
+
+    ``round(len(data) / size)`` pieces of about equal length (no small remainder: a piece is
+    ``2/3·size`` to ``1.5·size`` long, give or take a line); every piece but the last ends just
+    before a newline, which is dropped (it only separated two lines). ``data`` itself when it makes
+    one piece."""
+    pieces = round(len(data) / size)
+    if pieces <= 1:
+        yield data
+        return
+    step = len(data) // pieces
+    start = 0
+    for _ in range(pieces - 1):
+        end = data.find(b"\n", start + step)
+        if end < 0:
+            break
+        yield data[start:end]
+        start = end + 1
+    yield data[start:]
+
 
 @contextlib.contextmanager
 def deferred_collection() -> Iterator[None]:

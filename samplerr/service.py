@@ -75,7 +75,7 @@ from samplerr.adapters.kafka_dead_letters import DeadLetter, DeadLetterProducer,
 from samplerr.core.config import Config, InputFormat
 from samplerr.core.errors import SamplerrError, SourceError
 from samplerr.metrics import ServiceMetrics
-from samplerr.pipeline import BulkBody, deferred_collection
+from samplerr.pipeline import BulkBody, cut_lines, deferred_collection
 from samplerr.service_logging import RateLimited
 from samplerr.service_sink import CheckpointRound, Sink
 from samplerr.service_state import PartitionState, StateError, state_fingerprint
@@ -202,11 +202,16 @@ class KafkaService:
                 if state is None:
                     continue
                 if batch.values:
-                    self._feed(state, b"\n".join(batch.values))
-                    if state.rejected_lines:
-                        self._dead_letter(batch, state.rejected_lines)
+                    # in pieces of a few thousand events (see FEED_BYTES), each consolidated and
+                    # its final windows written before the next; rejected lines found in order
+                    rejected: list[tuple[str, bytes]] = []
+                    for piece in cut_lines(b"\n".join(batch.values)):
+                        self._feed(state, piece)
+                        rejected += state.rejected_lines
+                        self._emit(state.collect())
+                    if rejected:
+                        self._dead_letter(batch, rejected)
                 state.next_offset = batch.next_offset
-                self._emit(state.collect())
         now = self._clock()
         self.last_progress = now
         if now >= self._next_tick:

@@ -1,4 +1,5 @@
-"""deferred_collection: the garbage collector held off for one batch of work, and run after it."""
+"""deferred_collection (the garbage collector held off for one batch of work, and run after it) and
+cut_lines (what is fed at a time)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import weakref
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from samplerr.pipeline import deferred_collection
+from samplerr.pipeline import cut_lines, deferred_collection
 
 
 class Node:
@@ -74,3 +77,23 @@ def test_the_collector_comes_back_when_the_batch_fails(collections: list[int]) -
     with pytest.raises(RuntimeError), deferred_collection():
         raise RuntimeError("decode failed")
     assert gc.isenabled()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"")), min_size=1, max_size=40),
+    size=st.integers(1, 100),
+)
+def test_cut_lines_gives_every_line_once_in_pieces_of_about_size_bytes(lines, size):
+    data = b"\n".join(lines)
+    pieces = list(cut_lines(data, size))
+    assert b"\n".join(pieces) == data  # every line, in order, none cut in two
+    assert [line for piece in pieces for line in piece.split(b"\n")] == lines
+    wanted = max(1, round(len(data) / size))
+    assert len(pieces) <= wanted
+    for piece in pieces[:-1]:  # each reaches an equal share, then ends at the first line end
+        share = len(data) // wanted
+        assert len(piece) >= share
+        assert b"\n" not in piece[share:]
+    if wanted == 1:
+        assert pieces == [data] and pieces[0] is data  # not copied

@@ -17,6 +17,7 @@ import pytest
 
 from samplerr.adapters.kafka import PartitionBatch, TopicPart
 from samplerr.adapters.kafka_dead_letters import MAX_LINE_BYTES, source_offsets
+from samplerr.pipeline import FEED_BYTES
 from tests.devserver.process import DevServerProcess
 from tests.service.harness import FAST_GROUP, Service, documents, total
 from tests.service.kafka_mock import API_PRODUCE, MockKafka
@@ -148,6 +149,47 @@ def test_rejected_lines_go_to_the_dead_letter_topic_once_with_their_reason_and_s
     log = " ".join(e.get("message", "") for e in service.log_lines())
     assert f"go to dead-letter topic {dead}" in log
     assert "not supported" not in log
+    actual = by_suffix(without_marker(documents(devserver.url, prefix + "*")), prefix)
+    assert_same_documents(actual, by_suffix(downsample_reference(config, stream, tmp_path), prefix))
+
+
+def test_large_polls_are_fed_in_pieces_and_each_rejected_line_keeps_its_offset(
+    tmp_path: Path, kafka: MockKafka, devserver: DevServerProcess
+):
+    """Messages of 20 lines, megabytes per partition and poll: the service feeds them in pieces
+    (FEED_BYTES); the same bad line, repeated in messages of several pieces, is traced to each of
+    its messages, and the archives are those of the events."""
+    topic = kafka.create_topic(f"dlq-big-{uuid.uuid4().hex[:8]}", 2)
+    dead = f"dlq-{uuid.uuid4().hex[:8]}"
+    stream = make_stream(60_000, partitions=2, series=40, seed=43)
+    bad = b'{"host": "h", "service": "s", "metric": "x", "time": 1}'  # no_value, the same each time
+    messages: list[tuple[int, bytes]] = []
+    pending: dict[int, list[bytes]] = {0: [], 1: []}
+    for i, (partition, line) in enumerate(stream.messages[:-2]):
+        pending[partition].append(line)
+        if i % 997 == 0:
+            pending[partition].append(bad)
+        if len(pending[partition]) >= 20:
+            messages.append((partition, b"\n".join(pending[partition])))
+            pending[partition] = []
+    messages += [(p, b"\n".join(lines)) for p, lines in pending.items() if lines]
+    messages += stream.messages[-2:]  # the markers last
+    expected = [
+        expected_letter("no_value", bad, topic, partition, offset)
+        for partition, offset, value in with_offsets(messages)
+        for line in value.split(b"\n")
+        if line == bad
+    ]
+    assert len(expected) > 40
+    assert sum(len(v) for p, v in messages if p == 0) > 4 * FEED_BYTES
+    kafka.produce(topic, messages, config={**ZSTD, "message.max.bytes": 4_000_000})
+    config, prefix = write_config(tmp_path, devserver.url, kafka, topic, dead)
+    service = Service(config, tmp_path / "run.log").start()
+    metrics = drained(service, 2)
+    assert metrics["samplerr_events_total"] == stream.events
+    service.wait(lambda m: total(m, "samplerr_dead_letters_total") >= len(expected), 30, "the dead letters")
+    assert service.stop() == 0
+    assert Counter(read_topic(kafka, dead, len(expected))) == Counter(expected)
     actual = by_suffix(without_marker(documents(devserver.url, prefix + "*")), prefix)
     assert_same_documents(actual, by_suffix(downsample_reference(config, stream, tmp_path), prefix))
 
