@@ -11,6 +11,7 @@ types (tests compare the two).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from array import array
@@ -181,14 +182,7 @@ class RiemannJsonDecoder:
         done) when the buffer must go through :meth:`decode` line by line."""
         if self._needed != ("host", "service"):
             return False
-        split: list[list[bytes]] = []
-
-        def lines() -> list[bytes]:
-            if not split:
-                split.append(data.split(b"\n"))
-            return split[0]
-
-        return self._decode_whole(data, lines, out)
+        return self._decode_whole(data, functools.cache(lambda: data.split(b"\n")), out)
 
     def _decode_whole(
         self, joined: bytes, lines_of: Callable[[], Sequence[bytes]], out: BatchBuilder
@@ -208,10 +202,15 @@ class RiemannJsonDecoder:
         # are they here, silently, as on the careful path.
         count = joined.count(b"\n") + 1
         if len(events) != count and not (len(events) == count - 1 and joined.endswith(b"\n")):
-            kept = [line for line in lines_of() if line.strip()]
-            if len(events) != len(kept):
-                return False
-            lines_of = lambda: kept  # noqa: E731 # the lines of the events, in order
+            # empty lines (messages that each end with a newline, joined by one): squeezed out
+            squeezed = joined.replace(b"\n\n", b"\n").strip(b"\n")
+            if len(events) == squeezed.count(b"\n") + 1:
+                lines_of = functools.cache(lambda: squeezed.split(b"\n"))  # the lines of the events
+            else:
+                kept = [line for line in lines_of() if line.strip()]
+                if len(events) != len(kept):
+                    return False
+                lines_of = lambda: kept  # noqa: E731 # the lines of the events, in order
         try:
             by_service = self._by_service
             sids = [by_service[e.service][e.host] for e in events]
