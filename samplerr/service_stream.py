@@ -32,14 +32,14 @@ from samplerr.adapters.files import OpenInput, iter_line_chunks, open_input
 from samplerr.core.config import Config, InputFormat
 from samplerr.core.errors import SamplerrError, SourceError
 from samplerr.metrics import ServiceMetrics
-from samplerr.pipeline import BulkBody, deferred_collection
+from samplerr.pipeline import FEED_BYTES, BulkBody, deferred_collection
 from samplerr.service_logging import RateLimited
 from samplerr.service_sink import Sink
 from samplerr.service_state import PartitionState
 
 log = logging.getLogger(__name__)
 
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = FEED_BYTES  # read (and fed) at a time
 QUEUE_CHUNKS = 4
 IDLE_AFTER = 1.0  # seconds without input before a live input counts as quiet
 _EOF = b""

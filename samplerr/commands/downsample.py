@@ -18,7 +18,7 @@ from samplerr.adapters.files import OpenInput, iter_line_chunks, open_input, ope
 from samplerr.commands.common import EXIT_FAILURE, EXIT_USAGE, ConfigOption, config_or_exit, fail, with_hosts
 from samplerr.core.config import Config, InputFormat
 from samplerr.core.errors import SamplerrError
-from samplerr.pipeline import BulkBody, Pipeline, deferred_collection
+from samplerr.pipeline import FEED_BYTES, BulkBody, Pipeline, deferred_collection
 
 if TYPE_CHECKING:
     from samplerr.adapters.elasticsearch import BulkReport
@@ -70,7 +70,7 @@ def run_downsample(
     append the lines rejected for an input error to ``dead_letters`` when given."""
     pipeline = Pipeline(config, fmt)
     pipeline.decoder.keep_rejected = dead_letters is not None
-    for chunk in iter_line_chunks(source.stream):
+    for chunk in iter_line_chunks(source.stream, FEED_BYTES):
         with deferred_collection():
             rejected = pipeline.feed_buffer(chunk)
             if dead_letters is not None:
