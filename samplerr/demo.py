@@ -171,12 +171,11 @@ class Simulation:
         bodies = self.pipeline.finish() if final else self.pipeline.collect(now)
         self._spent("consolidate", time.perf_counter() - clock)
         clock = time.perf_counter()
-        for body in bodies:
-            self.totals.docs_rendered += body.docs
-            report = self.writer.write(body.body)
-            self.totals.docs_written += report.docs_ok
-            self.totals.docs_failed += report.docs_failed_total
-            self.totals.bulk_requests += report.requests
+        self.totals.docs_rendered += sum(body.docs for body in bodies)
+        report = self.writer.write_bodies((body.body, body.docs) for body in bodies)
+        self.totals.docs_written += report.docs_ok
+        self.totals.docs_failed += report.docs_failed_total
+        self.totals.bulk_requests += report.requests
         self._spent("write", time.perf_counter() - clock)
 
     def create_ahead(self, now: int, connection: EsConnection) -> None:

@@ -136,13 +136,14 @@ class Pipeline:
         return self._render(self.consolidator.flush_all())
 
     def _render(self, results: list[WindowResults]) -> list[BulkBody]:
+        """A body per chunk of documents (a few thousand): bodies are joined again into requests
+        anyway, so chunks are not first joined into one body per archive (a copy less)."""
         bodies: list[BulkBody] = []
         for res in results:
             if not len(res):
                 continue
-            before = self.renderer.documents
-            body = self.renderer.render(res, self.config.archives[res.archive])
-            docs = self.renderer.documents - before
-            self.counters.docs_per_archive[res.archive] += docs
-            bodies.append(BulkBody(res.archive, docs, body))
+            docs_per_archive = self.counters.docs_per_archive
+            for chunk in self.renderer.render_chunks(res, self.config.archives[res.archive]):
+                docs_per_archive[res.archive] += chunk.documents
+                bodies.append(BulkBody(res.archive, chunk.documents, chunk.body))
         return bodies

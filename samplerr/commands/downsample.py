@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from samplerr.adapters.elasticsearch import BulkReport
 
 FormatOption = Literal["json", "telegraf", "influx", "graphite"]
-BodySink = Callable[[BulkBody], None]
+BodySink = Callable[[list[BulkBody]], None]  # the bodies of one collect, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +75,14 @@ def run_downsample(
             rejected = pipeline.feed_buffer(chunk)
             if dead_letters is not None:
                 dead_letters.add(chunk, rejected)
-            for body in pipeline.collect():
-                sink(body)
+            bodies = pipeline.collect()
+            if bodies:
+                sink(bodies)
         if on_progress is not None:
             on_progress(source.position())
-    for body in pipeline.finish():
-        sink(body)
+    bodies = pipeline.finish()
+    if bodies:
+        sink(bodies)
     stats = pipeline.consolidator.stats
     return DownsampleSummary(
         events=pipeline.counters.events_in,
@@ -112,8 +114,8 @@ def print_summary(summary: DownsampleSummary, console: Console) -> None:
 
 
 def _file_sink(out: BinaryIO) -> BodySink:
-    def write(body: BulkBody) -> None:
-        out.write(body.body)
+    def write(bodies: list[BulkBody]) -> None:
+        out.writelines(body.body for body in bodies)
 
     return write
 
@@ -238,8 +240,8 @@ def _downsample_to_es(
         install_template(connection, config)
         writer = BulkWriter(connection)
 
-        def send(body: BulkBody) -> None:
-            writer.write(body.body)
+        def send(bodies: list[BulkBody]) -> None:
+            writer.write_bodies((body.body, body.docs) for body in bodies)
 
         summary = _run_with_progress(config, source, fmt, send, err, dead)
         return summary, writer.totals

@@ -102,8 +102,8 @@ def downsample_reference(
     return out if keep_marker else without_marker(out)
 
 
-def _keep_body(bodies: list[bytes], body: BulkBody) -> None:
-    bodies.append(body.body)
+def _keep_body(bodies: list[bytes], collected: list[BulkBody]) -> None:
+    bodies.extend(body.body for body in collected)
 
 
 def without_marker(docs: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
