@@ -45,6 +45,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -69,7 +70,11 @@ from samplerr.core.windows import ArchiveState
 
 __all__ = ["ConsolidationStats", "Consolidator", "WindowResults"]
 
-SNAPSHOT_VERSION: Final = 1
+# Version 2: a line of JSON (counters, clock, and each column's name, dtype and length), then the
+# columns' bytes one after the other. Version 1 (an .npz archive) is still read.
+SNAPSHOT_VERSION: Final = 2
+SNAPSHOT_MAGIC: Final = b"samplerr-windows 2\n"
+_COLUMN_DTYPES: Final = frozenset({"<i8", ">i8", "<f8", ">f8", "|u1"})  # those of ArchiveState
 BoolArray = npt.NDArray[np.bool_]
 
 
@@ -349,11 +354,10 @@ class Consolidator:
             "late_dropped": self._late_dropped,
             "emitted": self._emitted,
             "reemitted": self._reemitted,
+            "columns": [[name, col.dtype.str, int(col.shape[0])] for name, col in arrays.items()],
         }
-        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        buf = io.BytesIO()
-        np.savez(buf, allow_pickle=False, **arrays)
-        return buf.getvalue()
+        columns = [col.data for col in arrays.values()]
+        return b"".join([SNAPSHOT_MAGIC, json.dumps(meta).encode(), b"\n", *columns])
 
     @classmethod
     def restore(
@@ -370,14 +374,7 @@ class Consolidator:
         taken with other archive steps or fewer aggregates than the archives now need.
         """
         out = cls(archives, settings)
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                arrays = {name: npz[name] for name in npz.files}
-            meta = json.loads(arrays.pop("meta").tobytes())
-        except (OSError, ValueError, KeyError, EOFError) as exc:
-            raise ValueError(f"not a consolidation snapshot: {exc}") from exc
-        if meta.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"snapshot version {meta.get('version')!r} is not {SNAPSHOT_VERSION}")
+        meta, arrays = _read_snapshot(data)
         if meta["steps_ms"] != out._steps_ms:
             raise ValueError(
                 f"snapshot archives have steps {[s // 1000 for s in meta['steps_ms']]} s, "
@@ -398,6 +395,42 @@ class Consolidator:
         out._emitted = int(meta["emitted"])
         out._reemitted = int(meta["reemitted"])
         return out
+
+
+def _read_snapshot(data: bytes) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+    """The metadata and columns of a snapshot (version 2, or 1); ValueError when unreadable."""
+    if not data.startswith(SNAPSHOT_MAGIC):
+        return _read_npz_snapshot(data)
+    try:
+        end = data.index(b"\n", len(SNAPSHOT_MAGIC))
+        meta = json.loads(data[len(SNAPSHOT_MAGIC) : end])
+        arrays: dict[str, npt.NDArray[Any]] = {}
+        offset = end + 1
+        for name, dtype, length in meta.pop("columns"):
+            if dtype not in _COLUMN_DTYPES or int(length) < 0:
+                raise ValueError(f"column {name!r} of type {dtype!r}")
+            arrays[str(name)] = np.frombuffer(data, dtype=np.dtype(dtype), count=int(length), offset=offset)
+            offset += arrays[str(name)].nbytes
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"not a consolidation snapshot: {exc}") from exc
+    if offset != len(data):
+        raise ValueError("not a consolidation snapshot: its length does not match its columns")
+    if meta.get("version") != SNAPSHOT_VERSION:
+        raise ValueError(f"snapshot version {meta.get('version')!r} is not {SNAPSHOT_VERSION}")
+    return meta, arrays
+
+
+def _read_npz_snapshot(data: bytes) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+    """A version 1 snapshot (an .npz archive), as written before version 2."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        meta = json.loads(arrays.pop("meta").tobytes())
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"not a consolidation snapshot: {exc}") from exc
+    if meta.get("version") != 1:
+        raise ValueError(f"snapshot version {meta.get('version')!r} is not 1 or {SNAPSHOT_VERSION}")
+    return meta, arrays
 
 
 def _kept(keep: BoolArray | None) -> int | None:

@@ -590,3 +590,63 @@ def test_series_ids_are_those_with_windows(events, now) -> None:
     ids = cons.series_ids()
     assert ids.dtype == np.int64
     assert ids.tolist() == expected
+
+
+def _v1_snapshot(cons: Consolidator) -> bytes:
+    """What versions before 2 wrote: an .npz archive of the columns and a JSON "meta" array."""
+    import io
+    import json
+
+    arrays = {
+        f"a{i}.{name}": col
+        for i, state in enumerate(cons._states)
+        for name, col in state.live_columns().items()
+    }
+    meta = {
+        "version": 1,
+        "steps_ms": cons._steps_ms,
+        "max_t": cons._max_t,
+        "now_final_ms": cons._now_final_ms,
+        "now_hold_ms": cons._now_hold_ms,
+        "events_in": cons._events_in,
+        "late_merged": cons._late_merged,
+        "late_dropped": cons._late_dropped,
+        "emitted": cons._emitted,
+        "reemitted": cons._reemitted,
+    }
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, allow_pickle=False, **arrays)
+    return buf.getvalue()
+
+
+def test_a_version_1_snapshot_is_still_restored() -> None:
+    """Checkpoints written by the previous release restore into the same state."""
+    cons = consolidator((20, 60))
+    cons.add(batch([(0, 5.0, 1.0), (1, 6.0, 2.0), (0, 65.0, 3.0), (2, 130.0, 4.0)]))
+    cons.collect()
+    old = Consolidator.restore(_v1_snapshot(cons), cons.archives, cons.settings)
+    new = Consolidator.restore(cons.snapshot(), cons.archives, cons.settings)
+    assert old.stats == new.stats == cons.stats
+    follow = batch([(1, 140.0, 5.0), (0, 200.0, 6.0)])
+    for c in (old, new, cons):
+        c.add(follow)
+    assert emitted(old.flush_all()) == emitted(new.flush_all()) == emitted(cons.flush_all())
+
+
+def test_a_damaged_snapshot_is_refused() -> None:
+    cons = consolidator((20,))
+    cons.add(batch([(0, 5.0, 1.0), (1, 6.0, 2.0)]))
+    data = cons.snapshot()
+    head, _, rest = data.partition(b"\n")
+    meta_end = rest.index(b"\n")
+    meta = rest[:meta_end]
+    for damaged in (
+        data[:-1],  # truncated
+        data + b"\0",  # longer than its columns
+        head + b"\n" + meta.replace(b'"<i8"', b'"|O"', 1) + rest[meta_end:],  # not a column type
+        head + b"\n" + b"{" + rest[meta_end:],  # unreadable metadata
+        head + b"\n" + meta.replace(b'"version": 2', b'"version": 3') + rest[meta_end:],
+    ):
+        with pytest.raises(ValueError, match="snapshot"):
+            Consolidator.restore(damaged, cons.archives, cons.settings)
