@@ -275,19 +275,27 @@ class KafkaSource:
         self._raise_callback_error()
         batches: dict[tuple[str | None, int | None], PartitionBatch] = {}
         positions = self._positions
-        # Messages come in runs of one partition: the batch is looked up once per run.
+        # Subscribed to one topic by name, every message is of that topic: not asked of each.
+        topics = self.settings.topics
+        only_topic = topics[0] if len(topics) == 1 and not topics[0].startswith("^") else None
+        # Messages come in runs of one partition: the batch is looked up once per run, and its
+        # next offset kept in a local meanwhile.
         run_topic: str | None = None
         run_partition: int | None = -1
         batch: PartitionBatch | None = None
         append = None
+        next_offset = -1
         for message in messages:
             error = message.error()
             if error is not None:
                 self._message_error(error)
                 continue
-            partition, topic = message.partition(), message.topic()
+            partition = message.partition()
+            topic = only_topic or message.topic()
             offset: int = message.offset()  # type: ignore[assignment] # set on every consumed message
             if batch is None or partition != run_partition or topic != run_topic:
+                if batch is not None:
+                    batch.next_offset = next_offset
                 run_topic, run_partition = topic, partition
                 batch = batches.get((topic, partition))
                 if batch is None:
@@ -299,15 +307,18 @@ class KafkaSource:
                     if 0 <= expected < offset:
                         self._skipped(tp, expected, offset)
                 append = batch.values.append
-            if offset < batch.next_offset:  # delivered before (a fetch restarted behind us)
+                next_offset = batch.next_offset
+            if offset < next_offset:  # delivered before (a fetch restarted behind us)
                 batch.duplicates += 1
                 continue
-            batch.next_offset = offset + 1
+            next_offset = offset + 1
             value = message.value()
             if value:
                 append(value)  # type: ignore[misc] # set with batch
             else:
                 batch.empty += 1
+        if batch is not None:
+            batch.next_offset = next_offset
         for batch in batches.values():
             if batch.next_offset >= 0:
                 positions[batch.tp] = batch.next_offset

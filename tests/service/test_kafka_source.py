@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -106,6 +107,32 @@ def test_batches_come_per_partition_in_offset_order(kafka: MockKafka, open_sourc
     assert sum(b.empty for b in batches) == 1
     assert sorted(recorder.assigned) == [TopicPart(topic, p) for p in range(3)]
     assert source.assigned == {TopicPart(topic, p) for p in range(3)}
+
+
+def test_batches_of_several_topics_stay_apart(kafka: MockKafka, open_source):
+    """Subscribed to two topics, each message is filed under its own topic and partition."""
+    first, second = kafka.create_topic(unique("one"), 2), kafka.create_topic(unique("two"), 2)
+    kafka.produce(first, [(i % 2, b"a%d" % i) for i in range(200)])
+    kafka.produce(second, [(i % 2, b"b%d" % i) for i in range(100)])
+    both = dataclasses.replace(settings(kafka, first, unique("g")), topics=(first, second))
+    source = open_source(both)
+    source.subscribe(Recorder().on_assigned, Recorder().on_revoked)
+    batches = poll_until(source, lambda got: sum(len(b.values) for b in got) >= 300)
+    got: dict[TopicPart, list[bytes]] = {}
+    for batch in batches:
+        got.setdefault(batch.tp, []).extend(batch.values)
+    assert got == {
+        TopicPart(first, 0): [b"a%d" % i for i in range(0, 200, 2)],
+        TopicPart(first, 1): [b"a%d" % i for i in range(1, 200, 2)],
+        TopicPart(second, 0): [b"b%d" % i for i in range(0, 100, 2)],
+        TopicPart(second, 1): [b"b%d" % i for i in range(1, 100, 2)],
+    }
+    assert {b.tp: b.next_offset for b in batches} == {
+        TopicPart(first, 0): 100,
+        TopicPart(first, 1): 100,
+        TopicPart(second, 0): 50,
+        TopicPart(second, 1): 50,
+    }
 
 
 def test_assignment_starts_each_partition_where_the_service_says(kafka: MockKafka, open_source):
