@@ -139,10 +139,10 @@ class Pipeline:
         """A body per chunk of documents (a few thousand): bodies are joined again into requests
         anyway, so chunks are not first joined into one body per archive (a copy less)."""
         bodies: list[BulkBody] = []
+        docs_per_archive = self.counters.docs_per_archive
         for res in results:
             if not len(res):
                 continue
-            docs_per_archive = self.counters.docs_per_archive
             for chunk in self.renderer.render_chunks(res, self.config.archives[res.archive]):
                 docs_per_archive[res.archive] += chunk.documents
                 bodies.append(BulkBody(res.archive, chunk.documents, chunk.body))

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import zipfile
 from collections import Counter
 from typing import Final
 
@@ -175,7 +174,7 @@ class PartitionState:
             consolidator = Consolidator.restore(
                 body[end + 1 :], config.archives, config.consolidation, series_map
             )
-        except (ValueError, zipfile.BadZipFile) as exc:  # the snapshot is an .npz archive
+        except ValueError as exc:  # unreadable, or taken with other archives
             raise StateError(f"partition state cannot be restored: {exc}") from exc
         return cls(config, fmt, Pipeline(config, fmt, registry, consolidator))
 
