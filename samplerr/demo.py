@@ -171,8 +171,9 @@ class Simulation:
         bodies = self.pipeline.finish() if final else self.pipeline.collect(now)
         self._spent("consolidate", time.perf_counter() - clock)
         clock = time.perf_counter()
-        self.totals.docs_rendered += sum(body.docs for body in bodies)
-        report = self.writer.write_bodies((body.body, body.docs) for body in bodies)
+        docs = sum(body.docs for body in bodies)
+        self.totals.docs_rendered += docs
+        report = self.writer.write(b"".join(body.body for body in bodies), docs=docs)
         self.totals.docs_written += report.docs_ok
         self.totals.docs_failed += report.docs_failed_total
         self.totals.bulk_requests += report.requests

@@ -26,7 +26,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -256,27 +256,6 @@ class BulkWriter:
                     bytes=report.bytes,
                 )
         return tally.report()
-
-    def write_bodies(
-        self, bodies: Iterable[tuple[bytes, int]], *, timeout: float | None = None
-    ) -> BulkReport:
-        """Write ``(body, documents)`` pairs, consecutive bodies joined into requests within
-        ``max_bytes`` and ``max_docs`` (a body beyond them alone, cut as :meth:`write` cuts it):
-        rendered bodies are a few thousand documents each, a request costs the same per request.
-        Raises as :meth:`write` does; the bodies after the failed request are not written."""
-        total = BulkReport()
-        parts: list[bytes] = []
-        size = docs = 0
-        for body, count in bodies:
-            if parts and (size + len(body) > self.max_bytes or docs + count > self.max_docs):
-                total = total + self.write(b"".join(parts), timeout=timeout, docs=docs)
-                parts, size, docs = [], 0, 0
-            parts.append(body)
-            size += len(body)
-            docs += count
-        if parts:
-            total = total + self.write(b"".join(parts), timeout=timeout, docs=docs)
-        return total
 
     def _write_chunks(self, body: bytes, docs: int | None, tally: _Tally, deadline: float | None) -> None:
         """``body`` in requests within the limits, written in order: as it is when ``docs`` says it

@@ -240,8 +240,8 @@ def _downsample_to_es(
         install_template(connection, config)
         writer = BulkWriter(connection)
 
-        def send(bodies: list[BulkBody]) -> None:
-            writer.write_bodies((body.body, body.docs) for body in bodies)
+        def send(bodies: list[BulkBody]) -> None:  # cut into requests within the limits by write
+            writer.write(b"".join(body.body for body in bodies), docs=sum(body.docs for body in bodies))
 
         summary = _run_with_progress(config, source, fmt, send, err, dead)
         return summary, writer.totals

@@ -55,22 +55,22 @@ def test_chunks_respect_the_byte_limit(connection, index):
     assert count(connection, index) == 300
 
 
-def test_bodies_are_joined_into_requests_within_both_limits(connection, index):
-    """write_bodies: small bodies (a rendered chunk each) share requests; none is split or lost."""
+def test_bodies_joined_with_their_count_go_in_requests_within_both_limits(connection, index):
+    """How downsample and the demo write a collect's bodies (a rendered chunk each): joined, with
+    their document count; cut into requests within the limits, every document once."""
     lines = ndjson(index, 1000).splitlines(keepends=True)
     sizes = [1, 7, 120, 3, 250, 60, 9, 300, 200, 50]  # documents per body: 1,000 in all
     bodies, start = [], 0
     for size in sizes:
-        bodies.append((b"".join(lines[2 * start : 2 * (start + size)]), size))
+        bodies.append(b"".join(lines[2 * start : 2 * (start + size)]))
         start += size
     writer = BulkWriter(connection, max_docs=400, retry=FAST)
-    report = writer.write_bodies(iter(bodies))
+    report = writer.write(b"".join(bodies), docs=sum(sizes))
     assert (report.docs_ok, report.docs_failed) == (1000, {})
-    # greedy: [1, 7, 120, 3, 250] (381), [60, 9, 300] (369), [200, 50] (250)
-    assert report.requests == 3
-    assert report.bytes == sum(len(body) for body, _ in bodies)
+    assert report.requests == 3  # 400 + 400 + 200
+    assert report.bytes == sum(len(body) for body in bodies)
     assert count(connection, index) == 1000
-    assert writer.write_bodies([]).requests == 0
+    assert writer.write(b"", docs=0).requests == 0
 
 
 def test_pairs_lines_and_bytes_are_the_same_input(connection, index):
