@@ -180,8 +180,8 @@ def iter_documents(
 class _Rows:
     """Pieces of one call, per row of the results."""
 
-    heads: list[str]  # '{"index":{"_id":"<hash>.' of the row's series
-    bodies: list[str]  # the series' key fields, then '"metric":' (compact: '"count":')
+    heads: list[bytes]  # '{"index":{"_id":"<hash>.' of the row's series
+    bodies: list[bytes]  # the series' key fields, then '"metric":' (compact: '"count":')
     window_of: npt.NDArray[np.int64]  # position of the row's window start in ``starts``
     starts: list[int]  # distinct window starts
 
@@ -199,7 +199,8 @@ class DocumentRenderer:
 
     The JSON of a series' key fields and its id hash are computed once per series; the index
     name and timestamp once per window start in a call; values are formatted by orjson in bulk.
-    Documents are then assembled by joining prepared pieces, a few thousand at a time.
+    Documents are then assembled by joining prepared pieces (bytes: the NDJSON is never a ``str``),
+    a few thousand at a time.
     """
 
     def __init__(
@@ -249,12 +250,14 @@ class DocumentRenderer:
     ) -> Iterator[BulkChunk]:
         heads, bodies, window_of, starts = rows.heads, rows.bodies, rows.window_of, rows.starts
         step = archive.step
-        per_cfunc: list[tuple[list[str], list[str], list[str], list[str]]] = []
+        per_cfunc: list[tuple[list[bytes], list[bytes], list[bytes], list[bytes]]] = []
         for cfunc in archive.cfuncs:
             values = cfunc_values(results, cfunc)
             windows = [
-                f'{step}.{cfunc}.{start}","_index":"{self.index_prefix}{archive.tf.format(start)}"}}}}\n'
-                f'{{"@timestamp":"{iso_utc(start)}","cfunc":"{cfunc}","step":{step},'
+                (
+                    f'{step}.{cfunc}.{start}","_index":"{self.index_prefix}{archive.tf.format(start)}"}}}}\n'
+                    f'{{"@timestamp":"{iso_utc(start)}","cfunc":"{cfunc}","step":{step},'
+                ).encode()
                 for start in starts
             ]
             finite = self._finite_rows(values)
@@ -279,27 +282,29 @@ class DocumentRenderer:
         step = archive.step
         n = len(results)
         windows = [
-            f'{step}.c.{start}","_index":"{self.index_prefix}{archive.tf.format(start)}"}}}}\n'
-            f'{{"@timestamp":"{iso_utc(start)}","step":{step},'
+            (
+                f'{step}.c.{start}","_index":"{self.index_prefix}{archive.tf.format(start)}"}}}}\n'
+                f'{{"@timestamp":"{iso_utc(start)}","step":{step},'
+            ).encode()
             for start in starts
         ]
-        columns: list[Sequence[str]] = [heads, _take(windows, window_of), bodies, _format(results.count)]
+        columns: list[Sequence[bytes]] = [heads, _take(windows, window_of), bodies, _format(results.count)]
         for cfunc in archive.cfuncs:
             if cfunc == "count":
                 continue
             values = cfunc_values(results, cfunc)
-            names = [f',"{cfunc}":'] * n
+            names = [f',"{cfunc}":'.encode()] * n
             finite = np.isfinite(values)
             formatted = _format(np.where(finite, values, 0.0))
             if not bool(finite.all()):
                 bad = np.flatnonzero(~finite).tolist()
                 self.values_left_out += len(bad)
                 for i in bad:
-                    names[i] = formatted[i] = ""
+                    names[i] = formatted[i] = b""
             columns.extend((names, formatted))
         yield from self._assemble(columns, max_docs)
 
-    def _assemble(self, columns: Sequence[Sequence[str]], max_docs: int) -> Iterator[BulkChunk]:
+    def _assemble(self, columns: Sequence[Sequence[bytes]], max_docs: int) -> Iterator[BulkChunk]:
         """Documents made of one piece of each column in turn, then ``}\\n``, ``max_docs`` per chunk.
 
         The pieces of a chunk are laid out in document order by slice assignment, one column at a
@@ -309,11 +314,11 @@ class DocumentRenderer:
         for lo in range(0, count, max_docs):
             hi = min(count, lo + max_docs)
             whole = lo == 0 and hi == count
-            pieces = ["}\n"] * ((hi - lo) * width)
+            pieces = [b"}\n"] * ((hi - lo) * width)
             for k, column in enumerate(columns):
                 pieces[k::width] = column if whole else column[lo:hi]
             self.documents += hi - lo
-            yield BulkChunk("".join(pieces).encode(), hi - lo)
+            yield BulkChunk(b"".join(pieces), hi - lo)
 
     # -- pieces ---------------------------------------------------------------------------------
 
@@ -342,12 +347,12 @@ class DocumentRenderer:
             body: ObjArray = np.empty(size, dtype=object)
             ready[:known], head[:known], body[:known] = self._ready, self._head, self._body
             self._ready, self._head, self._body = ready, head, body
-        tail = ',"count":' if self.layout == "compact" else ',"metric":'
+        tail = b',"count":' if self.layout == "compact" else b',"metric":'
         missing = np.unique(series)
         for sid in missing[~self._ready[missing]].tolist():
             key = self.registry.key(sid)
-            self._head[sid] = f'{{"index":{{"_id":"{series_hash(key)}.'
-            fields = orjson.dumps(document_fields(key, self._reserved)).decode()[1:-1]
+            self._head[sid] = f'{{"index":{{"_id":"{series_hash(key)}.'.encode()
+            fields = orjson.dumps(document_fields(key, self._reserved))[1:-1]
             self._body[sid] = fields + tail if fields else tail[1:]
             self._ready[sid] = True
 
@@ -367,19 +372,18 @@ def _runs(starts_s: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], list[
     return inverse.astype(np.int64, copy=False).reshape(-1), unique.tolist()
 
 
-def _take(pieces: list[str], index: npt.NDArray[np.int64]) -> list[str]:
+def _take(pieces: list[bytes], index: npt.NDArray[np.int64]) -> list[bytes]:
     table: ObjArray = np.empty(len(pieces), dtype=object)
     table[:] = pieces
-    out: list[str] = table[index].tolist()
+    out: list[bytes] = table[index].tolist()
     return out
 
 
-def _format(values: npt.NDArray[Any]) -> list[str]:
+def _format(values: npt.NDArray[Any]) -> list[bytes]:
     """Each value as JSON: the shortest text that reads back to the same double; ints as ints."""
     if values.shape[0] == 0:
         return []
-    text: list[str] = orjson.dumps(values, option=_NUMPY)[1:-1].decode().split(",")
-    return text
+    return orjson.dumps(values, option=_NUMPY)[1:-1].split(b",")
 
 
 def render_bulk(

@@ -1045,6 +1045,14 @@ def test_lines_fit_never_passes_a_line_over_the_limit(lengths, limit, final_newl
 
 
 @PROPERTY
+@given(data=st.binary(max_size=300) | st.lists(st.sampled_from([b"\n", b"x", b"\x8a"])).map(b"".join))
+def test_newlines_counts_as_bytes_count(data):
+    from samplerr.core.decoding_json import newlines
+
+    assert newlines(data) == data.count(b"\n")
+
+
+@PROPERTY
 @given(
     items=st.lists(
         st.one_of(riemann_lines(), st.sampled_from([b"", b"  ", b"{", b'{"host":"h"}', b"[1]"])),
