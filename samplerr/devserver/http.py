@@ -12,6 +12,7 @@ error, never a Python traceback.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import logging
 import re
@@ -250,9 +251,9 @@ def check_content_type(headers: Message, body: bytes) -> None:
 
 def filter_path(body: Any, spec: str) -> Any:
     """Elasticsearch's ``filter_path``: dotted include patterns (``*``, ``**``), ``-`` excludes."""
-    includes = [p.split(".") for p in spec.split(",") if p and not p.startswith("-")]
+    includes = _includes(spec)
     excludes = [p[1:].split(".") for p in spec.split(",") if p.startswith("-")]
-    result = _include(body, includes) if includes else body
+    result = _include(body, includes) if includes is not None else body
     for pattern in excludes:
         result = _exclude(result, pattern)
     return result if result is not None else {}
@@ -266,29 +267,68 @@ def _seg_match(pattern: str, key: str) -> bool:
     return pattern == key
 
 
-def _include(node: Any, patterns: list[list[str]]) -> Any:
-    if any(not p for p in patterns):
-        return node
-    if isinstance(node, list):
-        kept = [_include(item, patterns) for item in node]
-        kept = [k for k in kept if k is not None]
-        return kept or None
-    if not isinstance(node, dict):
-        return None
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        nxt: list[list[str]] = []
-        for p in patterns:
+KEYS_REMEMBERED = 1024  # per pattern set: the keys of an answer's many items are few
+
+
+class _Includes:
+    """A set of include patterns (none empty), with what is left of them below each key seen.
+
+    The items of an answer (a bulk answer's thousands) share their keys: the patterns are matched
+    once per distinct key, not once per item."""
+
+    __slots__ = ("known", "patterns")
+
+    def __init__(self, patterns: tuple[tuple[str, ...], ...]) -> None:
+        self.patterns = patterns
+        self.known: dict[str, _Includes | bool] = {}  # what below() answered, by key
+
+    def below(self, key: str) -> _Includes | bool:
+        """False: nothing below ``key`` is kept; True: all of it is; else the patterns left."""
+        found = self.known.get(key)
+        if found is not None:
+            return found
+        nxt: list[tuple[str, ...]] = []
+        for p in self.patterns:
             if p[0] == "**":
                 nxt.append(p)  # may match deeper
                 if len(p) > 1 and _seg_match(p[1], key):
                     nxt.append(p[2:])
             elif _seg_match(p[0], key):
                 nxt.append(p[1:])
-        if nxt:
-            kept = _include(value, nxt)
-            if kept is not None:
-                out[key] = kept
+        result: _Includes | bool = bool(nxt) and (True if any(not p for p in nxt) else _Includes(tuple(nxt)))
+        if len(self.known) < KEYS_REMEMBERED:
+            self.known[key] = result
+        return result
+
+
+@functools.lru_cache(maxsize=64)
+def _includes(spec: str) -> _Includes | None:
+    patterns = tuple(tuple(p.split(".")) for p in spec.split(",") if p and not p.startswith("-"))
+    return _Includes(patterns) if patterns else None
+
+
+def _include(node: Any, includes: _Includes) -> Any:
+    """``node`` with only what ``includes`` keeps, or None."""
+    if isinstance(node, list):
+        kept = [_include(item, includes) for item in node]
+        return [k for k in kept if k is not None] or None
+    if not isinstance(node, dict):
+        return None
+    out: dict[str, Any] = {}
+    known, below = includes.known, includes.below
+    for key, value in node.items():
+        rest = known.get(key)
+        if rest is None:
+            rest = below(key)
+        if rest is False:
+            continue
+        if rest is True:  # kept whole
+            if value is not None:
+                out[key] = value
+            continue
+        kept = _include(value, rest)
+        if kept is not None:
+            out[key] = kept
     return out or None
 
 
