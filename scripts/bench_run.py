@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -65,6 +66,7 @@ from tests.service.kafka_mock import MockKafka  # noqa: E402
 
 TARGET_CPU_S_PER_MILLION = 4.0
 IDLE_S = 10.0
+STALL_S = 300.0  # a run that reads and writes nothing for that long has failed
 BATCH_LINES = 20
 CONFIG = """
 [elasticsearch]
@@ -245,6 +247,8 @@ def one_run(kafka: MockKafka, es: str, topic: str, count: int, mode: str, work: 
             raise RuntimeError("samplerr run did not start: see " + str(work / "run.log"))
         startup_cpu = cpu_seconds(process.pid)  # imports, configuration, Elasticsearch reached
         first_wall = None
+        progress = (-1.0, -1.0)
+        progress_at = time.monotonic()
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"samplerr run exited with {process.returncode}")
@@ -256,6 +260,14 @@ def one_run(kafka: MockKafka, es: str, topic: str, count: int, mode: str, work: 
                 end_cpu, end_wall = cpu_seconds(process.pid), time.monotonic()
                 docs = int(total(sample, 'samplerr_bulk_docs_total{result="ok"}'))
                 break
+            now_progress = (events, total(sample, 'samplerr_bulk_docs_total{result="ok"}'))
+            if now_progress != progress:
+                progress, progress_at = now_progress, time.monotonic()
+            elif time.monotonic() - progress_at > STALL_S:
+                raise RuntimeError(
+                    f"samplerr run made no progress for {STALL_S:g} s ({events:,.0f} of {count:,} events "
+                    f"read): see {work / 'run.log'}"
+                )
             time.sleep(1.0)  # scraping /metrics costs samplerr CPU too: not too often
         assert first_wall is not None
         # then idle, with the state of 2,000 series held: what time alone costs (ticks,
@@ -268,9 +280,20 @@ def one_run(kafka: MockKafka, es: str, topic: str, count: int, mode: str, work: 
         process.send_signal(signal.SIGTERM)
         process.wait(60)
         log.close()
+        drop_indices(es, prefix)
     return Result(
         mode, count, 0, startup_cpu, end_cpu - startup_cpu, end_wall - first_wall, docs, 0.0, idle_cpu_per_s
     )
+
+
+def drop_indices(es: str, prefix: str) -> None:
+    """Delete the indices a run wrote (by name: wildcard deletes are refused by default): the dev
+    server keeps documents in memory, ~1 KiB each, 2.2 million per run."""
+    with urllib.request.urlopen(f"{es}/_cat/indices/{prefix}*?format=json&h=index", timeout=60) as answer:
+        names = sorted(row["index"] for row in json.load(answer))
+    for lo in range(0, len(names), 50):
+        request = urllib.request.Request(f"{es}/{','.join(names[lo : lo + 50])}", method="DELETE")
+        urllib.request.urlopen(request, timeout=60).close()
 
 
 BARE_CONSUMER = """
