@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from samplerr.devserver.http import KEYS_REMEMBERED, filter_path
+from samplerr.devserver.http import _exclude as exclude  # unchanged by the remembered keys
 
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -47,27 +48,12 @@ def _include(node: Any, patterns: list[list[str]]) -> Any:
     return out or None
 
 
-def _exclude(node: Any, pattern: list[str]) -> Any:
-    if isinstance(node, list):
-        return [_exclude(item, pattern) for item in node]
-    if not isinstance(node, dict) or not pattern:
-        return node
-    out = {}
-    for key, value in node.items():
-        if _matches(pattern[0], key):
-            if len(pattern) > 1:
-                out[key] = _exclude(value, pattern[1:])
-        else:
-            out[key] = value
-    return out
-
-
 def reference(body: Any, spec: str) -> Any:
     includes = [p.split(".") for p in spec.split(",") if p and not p.startswith("-")]
     result = _include(body, includes) if includes else body
     for p in spec.split(","):
         if p.startswith("-"):
-            result = _exclude(result, p[1:].split("."))
+            result = exclude(result, p[1:].split("."))
     return result if result is not None else {}
 
 
