@@ -26,11 +26,11 @@ after the run, samplerr's CPU use while idle for 10 s with its state held (``idl
 cost of time itself (ticks, checkpoints, statistics), which the events of a run against a slow
 Elasticsearch carry more of than those of a fast one.
 
-And the issue's own yardstick ("consuming from the mock cluster costs ~5 µs per message with
-``json.loads`` in a simple loop"): the bare consumer again, with ``json.loads`` of each line of each
-message (column ``json loop``, CPU-s per million events), measured next to each run too. The
-target of 4 CPU-s per million events was set on a machine where that loop cost ~5 µs a message;
-``x json loop`` (samplerr's CPU / that loop's, run by run) is the reading of the target that does
+And the yardstick the target was set with ("consuming from the mock cluster costs ~5 µs per
+message with ``json.loads`` in a simple loop"): the bare consumer again, with ``json.loads`` of
+each line of each message (column ``json loop``, CPU-s per million events), measured next to each
+run too. The target of 4 CPU-s per million events was set on a machine where that loop cost ~5 µs
+a message; ``x json loop`` (samplerr's CPU / that loop's, run by run) is the reading of the target that does
 not move with this machine's speed: ≤ 0.8 for one event per message.
 """
 
@@ -426,7 +426,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, object]:
         print(f"idle CPU %: samplerr's CPU use once all is written ({IDLE_S:g} s, state held, one scrape)")
         print(
             "json loop: CPU s per million events of the bare consumer with json.loads of each line, the "
-            "issue's yardstick (~5 µs a message where the target was set); x json loop: samplerr's CPU / its"
+            "yardstick of the target (~5 µs a message where it was set); x json loop: samplerr's CPU / its"
         )
     return report
 
