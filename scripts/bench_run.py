@@ -280,7 +280,7 @@ def one_run(kafka: MockKafka, es: str, topic: str, count: int, mode: str, work: 
         process.send_signal(signal.SIGTERM)
         process.wait(60)
         log.close()
-        drop_indices(es, prefix)
+    drop_indices(es, prefix)
     return Result(
         mode, count, 0, startup_cpu, end_cpu - startup_cpu, end_wall - first_wall, docs, 0.0, idle_cpu_per_s
     )

@@ -283,10 +283,8 @@ class _Includes:
         self.known: dict[str, _Includes | bool] = {}  # what below() answered, by key
 
     def below(self, key: str) -> _Includes | bool:
-        """False: nothing below ``key`` is kept; True: all of it is; else the patterns left."""
-        found = self.known.get(key)
-        if found is not None:
-            return found
+        """False: nothing below ``key`` is kept; True: all of it is; else the patterns left.
+        Remembered in ``known`` (looked up there first by the caller)."""
         nxt: list[tuple[str, ...]] = []
         for p in self.patterns:
             if p[0] == "**":
@@ -295,7 +293,13 @@ class _Includes:
                     nxt.append(p[2:])
             elif _seg_match(p[0], key):
                 nxt.append(p[1:])
-        result: _Includes | bool = bool(nxt) and (True if any(not p for p in nxt) else _Includes(tuple(nxt)))
+        result: _Includes | bool
+        if not nxt:
+            result = False
+        elif any(not p for p in nxt):
+            result = True
+        else:
+            result = _Includes(tuple(nxt))
         if len(self.known) < KEYS_REMEMBERED:
             self.known[key] = result
         return result

@@ -4,7 +4,6 @@ leave, so that the thousands of items of a bulk answer are matched once per dist
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -12,14 +11,9 @@ from hypothesis import strategies as st
 
 from samplerr.devserver.http import KEYS_REMEMBERED, filter_path
 from samplerr.devserver.http import _exclude as exclude  # unchanged by the remembered keys
+from samplerr.devserver.http import _seg_match as matches  # one segment against one key
 
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _matches(pattern: str, key: str) -> bool:
-    if pattern == "*":
-        return True
-    return re.fullmatch(".*".join(re.escape(p) for p in pattern.split("*")), key) is not None
 
 
 def _include(node: Any, patterns: list[list[str]]) -> Any:
@@ -37,9 +31,9 @@ def _include(node: Any, patterns: list[list[str]]) -> Any:
         for p in patterns:
             if p[0] == "**":
                 nxt.append(p)
-                if len(p) > 1 and _matches(p[1], key):
+                if len(p) > 1 and matches(p[1], key):
                     nxt.append(p[2:])
-            elif _matches(p[0], key):
+            elif matches(p[0], key):
                 nxt.append(p[1:])
         if nxt:
             kept = _include(value, nxt)
